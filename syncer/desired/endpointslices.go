@@ -1,0 +1,269 @@
+package desired
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	endpointsliceutil "k8s.io/endpointslice/util"
+	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+)
+
+const (
+	// DefaultMaxEndpointsPerSlice applies when EndpointSlices is given no
+	// positive limit; it is the EndpointSlice controller's default.
+	DefaultMaxEndpointsPerSlice = 100
+	// MaxEndpointsPerSlice is the apiserver's limit on endpoints per slice.
+	MaxEndpointsPerSlice = 1000
+)
+
+// EndpointSlices returns the mirrored slices of every constituent,
+// non-withdrawn cluster of s (the target cluster itself included), sorted by
+// name; the package documentation describes the names. Endpoints keep their
+// addresses, conditions, hostname, nodeName, zone and targetRef (without its
+// resourceVersion, which changes on every Pod update); duplicates of an
+// address within a group are dropped. A source port whose Service port lost a
+// port conflict (same name, different protocol or port than the merged one)
+// is left out, so traffic reaches only clusters that expose the targeted port.
+func EndpointSlices(s *Service, exports []ClusterExport, maxEndpointsPerSlice int) []*discoveryv1.EndpointSlice {
+	if maxEndpointsPerSlice <= 0 {
+		maxEndpointsPerSlice = DefaultMaxEndpointsPerSlice
+	}
+	maxEndpointsPerSlice = min(maxEndpointsPerSlice, MaxEndpointsPerSlice)
+	var out []*discoveryv1.EndpointSlice
+	for _, e := range exports {
+		if e.Withdrawn || e.Service == nil || !slices.Contains(s.Clusters, e.ClusterID) {
+			continue
+		}
+		out = append(out, clusterSlices(s, e, maxEndpointsPerSlice)...)
+	}
+	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// endpointGroup is the endpoints of one cluster sharing an address type and a port set.
+type endpointGroup struct {
+	addressType discoveryv1.AddressType
+	portKey     endpointsliceutil.PortMapKey
+	ports       []discoveryv1.EndpointPort
+	endpoints   []discoveryv1.Endpoint
+}
+
+// clusterSlices mirrors the source slices of one constituent cluster.
+func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1.EndpointSlice {
+	exposed := exposedPortNames(s, e.Service)
+	var groups []*endpointGroup
+	for _, src := range e.Slices {
+		if IsManaged(src) || len(src.Endpoints) == 0 ||
+			(src.AddressType != discoveryv1.AddressTypeIPv4 && src.AddressType != discoveryv1.AddressTypeIPv6) {
+			continue
+		}
+		ports, ok := mirroredPorts(src.Ports, exposed)
+		if !ok {
+			continue
+		}
+		key := endpointsliceutil.NewPortMapKey(slices.Clone(ports)) // it sorts its argument
+		i := slices.IndexFunc(groups, func(g *endpointGroup) bool { return g.addressType == src.AddressType && g.portKey == key })
+		if i < 0 {
+			groups = append(groups, &endpointGroup{addressType: src.AddressType, portKey: key, ports: ports})
+			i = len(groups) - 1
+		}
+		for _, ep := range src.Endpoints {
+			groups[i].endpoints = append(groups[i].endpoints, mirroredEndpoint(ep))
+		}
+	}
+	for _, g := range groups {
+		slices.SortFunc(g.endpoints, compareEndpoints)
+		g.endpoints = slices.CompactFunc(g.endpoints, func(a, b discoveryv1.Endpoint) bool {
+			return slices.Equal(a.Addresses, b.Addresses)
+		})
+	}
+
+	primaryFamily := discoveryv1.AddressTypeIPv4
+	if fams := e.Service.Spec.IPFamilies; len(fams) > 0 && fams[0] == corev1.IPv6Protocol {
+		primaryFamily = discoveryv1.AddressTypeIPv6
+	}
+	base := DerivedServiceName(s.Name) + "-" + e.ClusterID
+	var out []*discoveryv1.EndpointSlice
+	for _, g := range groups {
+		name := base
+		if g.addressType != primaryFamily {
+			name += "." + strings.ToLower(string(g.addressType))
+		}
+		if !isMainPortSet(g, groups) {
+			name += ".p" + string(g.portKey)[:8]
+		}
+		for n, chunk := range slices.Collect(slices.Chunk(g.endpoints, maxEndpoints)) {
+			sliceName := name
+			if n > 0 {
+				sliceName += "." + strconv.Itoa(n+1)
+			}
+			out = append(out, &discoveryv1.EndpointSlice{
+				ObjectMeta: metav1.ObjectMeta{
+					Name:      sliceName,
+					Namespace: s.Namespace,
+					Labels: map[string]string{
+						discoveryv1.LabelServiceName:   DerivedServiceName(s.Name),
+						mcsv1alpha1.LabelServiceName:   s.Name,
+						mcsv1alpha1.LabelSourceCluster: e.ClusterID,
+						discoveryv1.LabelManagedBy:     ManagerName,
+					},
+				},
+				AddressType: g.addressType,
+				Endpoints:   slices.Clone(chunk),
+				Ports:       clonePorts(g.ports),
+			})
+		}
+	}
+	return out
+}
+
+// isMainPortSet reports whether g has the main port set of its address type:
+// the one with most endpoints, ties broken by the smaller port key.
+func isMainPortSet(g *endpointGroup, groups []*endpointGroup) bool {
+	for _, o := range groups {
+		if o.addressType != g.addressType || o == g {
+			continue
+		}
+		if len(o.endpoints) > len(g.endpoints) || (len(o.endpoints) == len(g.endpoints) && o.portKey < g.portKey) {
+			return false
+		}
+	}
+	return true
+}
+
+// exposedPortNames returns the names of svc's ports that the merged service
+// exposes unchanged: same name, protocol and port.
+func exposedPortNames(s *Service, svc *corev1.Service) map[string]bool {
+	exposed := make(map[string]bool, len(svc.Spec.Ports))
+	for _, p := range servicePorts(svc) {
+		for _, m := range s.Ports {
+			if m.Name == p.Name && m.Protocol == p.Protocol && m.Port == p.Port {
+				exposed[p.Name] = true
+			}
+		}
+	}
+	return exposed
+}
+
+// mirroredPorts copies the exposed ports of a source slice, sorted. It
+// reports false when the slice had ports but none of them is exposed.
+func mirroredPorts(src []discoveryv1.EndpointPort, exposed map[string]bool) ([]discoveryv1.EndpointPort, bool) {
+	var out []discoveryv1.EndpointPort
+	for _, p := range src {
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		if exposed[name] {
+			out = append(out, discoveryv1.EndpointPort{
+				Name:        ptrTo(name),
+				Protocol:    ptrTo(normalProtocol(ptrValue(p.Protocol))),
+				Port:        clonePtr(p.Port),
+				AppProtocol: clonePtr(p.AppProtocol),
+			})
+		}
+	}
+	slices.SortFunc(out, compareEndpointPorts)
+	return out, len(out) > 0 || len(src) == 0
+}
+
+func compareEndpointPorts(a, b discoveryv1.EndpointPort) int {
+	return cmp.Or(cmp.Compare(ptrValue(a.Name), ptrValue(b.Name)),
+		cmp.Compare(ptrValue(a.Protocol), ptrValue(b.Protocol)),
+		cmp.Compare(ptrValue(a.Port), ptrValue(b.Port)))
+}
+
+func clonePorts(ports []discoveryv1.EndpointPort) []discoveryv1.EndpointPort {
+	var out []discoveryv1.EndpointPort
+	for _, p := range ports {
+		out = append(out, discoveryv1.EndpointPort{
+			Name: clonePtr(p.Name), Protocol: clonePtr(p.Protocol), Port: clonePtr(p.Port), AppProtocol: clonePtr(p.AppProtocol),
+		})
+	}
+	return out
+}
+
+// mirroredEndpoint copies the fields of a source endpoint that the syncer mirrors.
+func mirroredEndpoint(ep discoveryv1.Endpoint) discoveryv1.Endpoint {
+	out := discoveryv1.Endpoint{
+		Addresses: slices.Clone(ep.Addresses),
+		Conditions: discoveryv1.EndpointConditions{
+			Ready:       clonePtr(ep.Conditions.Ready),
+			Serving:     clonePtr(ep.Conditions.Serving),
+			Terminating: clonePtr(ep.Conditions.Terminating),
+		},
+		Hostname: clonePtr(ep.Hostname),
+		NodeName: clonePtr(ep.NodeName),
+		Zone:     clonePtr(ep.Zone),
+	}
+	if ep.TargetRef != nil {
+		ref := *ep.TargetRef
+		ref.ResourceVersion = ""
+		out.TargetRef = &ref
+	}
+	return out
+}
+
+// compareEndpoints orders endpoints by addresses and then by every mirrored
+// field, so that the order, and which of two duplicates is kept, never
+// depends on the order of the source slices.
+func compareEndpoints(a, b discoveryv1.Endpoint) int {
+	if c := slices.Compare(a.Addresses, b.Addresses); c != 0 {
+		return c
+	}
+	ra, rb := ptrValue(a.TargetRef), ptrValue(b.TargetRef)
+	return cmp.Or(
+		comparePtr(a.Hostname, b.Hostname),
+		cmp.Compare(ra.Kind, rb.Kind), cmp.Compare(ra.Namespace, rb.Namespace),
+		cmp.Compare(ra.Name, rb.Name), cmp.Compare(ra.UID, rb.UID),
+		comparePtr(a.NodeName, b.NodeName),
+		comparePtr(a.Zone, b.Zone),
+		compareBoolPtr(a.Conditions.Ready, b.Conditions.Ready),
+		compareBoolPtr(a.Conditions.Serving, b.Conditions.Serving),
+		compareBoolPtr(a.Conditions.Terminating, b.Conditions.Terminating),
+	)
+}
+
+// comparePtr orders nil before any value.
+func comparePtr[T cmp.Ordered](a, b *T) int {
+	if a == nil || b == nil {
+		return cmp.Compare(boolRank(a != nil), boolRank(b != nil))
+	}
+	return cmp.Compare(*a, *b)
+}
+
+// compareBoolPtr orders nil, then true, then false, so that of two duplicate
+// endpoints the ready one is kept.
+func compareBoolPtr(a, b *bool) int {
+	rank := func(p *bool) int {
+		switch {
+		case p == nil:
+			return 0
+		case *p:
+			return 1
+		default:
+			return 2
+		}
+	}
+	return cmp.Compare(rank(a), rank(b))
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

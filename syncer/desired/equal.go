@@ -1,0 +1,89 @@
+package desired
+
+import (
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	endpointsliceutil "k8s.io/endpointslice/util"
+	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+)
+
+// The helpers below tell a writer whether an existing object already holds
+// what the syncer wants, comparing only the fields the syncer owns, with the
+// apiserver's defaults applied. Server-set fields (clusterIP(s), ipFamilies,
+// a defaulted ipFamilyPolicy, resourceVersion, ...) are ignored, so a resync
+// of unchanged state makes no write.
+
+// DerivedServiceEqual reports whether existing carries everything desired
+// (from DerivedService) sets: its labels, no selector, the type and
+// headlessness, the ports, session affinity and its config,
+// internalTrafficPolicy, trafficDistribution and, when desired sets it, the
+// ipFamilyPolicy.
+func DerivedServiceEqual(desired, existing *corev1.Service) bool {
+	d, e := &desired.Spec, &existing.Spec
+	return hasLabels(existing.Labels, desired.Labels) &&
+		len(e.Selector) == 0 &&
+		e.Type == d.Type &&
+		!NeedsRecreate(desired, existing) &&
+		slices.EqualFunc(d.Ports, e.Ports, func(a, b corev1.ServicePort) bool {
+			return a.Name == b.Name && a.Protocol == b.Protocol && a.Port == b.Port &&
+				a.TargetPort == b.TargetPort && stringPtrEqual(a.AppProtocol, b.AppProtocol)
+		}) &&
+		sessionAffinity(desired) == sessionAffinity(existing) &&
+		clientIPTimeout(desired) == clientIPTimeout(existing) &&
+		internalTrafficPolicy(desired) == internalTrafficPolicy(existing) &&
+		stringPtrEqual(d.TrafficDistribution, e.TrafficDistribution) &&
+		(d.IPFamilyPolicy == nil || (e.IPFamilyPolicy != nil && *e.IPFamilyPolicy == *d.IPFamilyPolicy))
+}
+
+// NeedsRecreate reports whether existing must be deleted and created again to
+// become desired: a Service cannot switch between headless and ClusterIP.
+func NeedsRecreate(desired, existing *corev1.Service) bool {
+	return (desired.Spec.ClusterIP == corev1.ClusterIPNone) != (existing.Spec.ClusterIP == corev1.ClusterIPNone)
+}
+
+// ServiceImportEqual reports whether existing's labels, annotations and spec
+// equal desired's (from ServiceImport). Labels and annotations must match
+// exactly, since an exported label that is no longer exported must go away:
+// writers should replace these maps rather than merge into them. The status
+// is compared by ServiceImportStatusEqual, as it is a subresource.
+func ServiceImportEqual(desired, existing *mcsv1alpha1.ServiceImport) bool {
+	return maps.Equal(desired.Labels, existing.Labels) &&
+		maps.Equal(desired.Annotations, existing.Annotations) &&
+		apiequality.Semantic.DeepEqual(desired.Spec, existing.Spec)
+}
+
+// ServiceImportStatusEqual reports whether existing's status.clusters equal
+// desired's. Other status fields are not the syncer's and are ignored.
+func ServiceImportStatusEqual(desired, existing *mcsv1alpha1.ServiceImport) bool {
+	return slices.Equal(desired.Status.Clusters, existing.Status.Clusters)
+}
+
+// EndpointSliceEqual reports whether existing carries desired's labels (from
+// EndpointSlices), address type, ports and endpoints. Endpoints are compared
+// in order, as EndpointSlices writes them sorted; per endpoint, the
+// addresses and hostname, then the EndpointSlice controller's own
+// comparison of the remaining mirrored fields.
+func EndpointSliceEqual(desired, existing *discoveryv1.EndpointSlice) bool {
+	return hasLabels(existing.Labels, desired.Labels) &&
+		desired.AddressType == existing.AddressType &&
+		len(desired.Ports) == len(existing.Ports) &&
+		endpointsliceutil.NewPortMapKey(slices.Clone(desired.Ports)) == endpointsliceutil.NewPortMapKey(slices.Clone(existing.Ports)) &&
+		slices.EqualFunc(desired.Endpoints, existing.Endpoints, func(a, b discoveryv1.Endpoint) bool {
+			return slices.Equal(a.Addresses, b.Addresses) && stringPtrEqual(a.Hostname, b.Hostname) &&
+				endpointsliceutil.EndpointsEqualBeyondHash(&a, &b)
+		})
+}
+
+// hasLabels reports whether have includes every key of want with its value.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if w, ok := have[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
