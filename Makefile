@@ -1,0 +1,46 @@
+# clusterset. Run `make help` for the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+BIN := $(CURDIR)/bin
+export CLUSTERSET_BIN_DIR := $(BIN)
+# Test traffic goes to 127.0.0.1 only; never through the environment's proxy.
+unexport http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+GO_TEST_FLAGS ?= -count=1 -timeout 45m
+
+.PHONY: help tools build test demo demo-smoke bench bench-dns bench-sync lint
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+tools: ## Build the pinned control-plane binaries and linters into bin/ (cached; cold ~12 min).
+	@test/tools/build.sh
+
+build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile and bin/localenv.
+	go build -o $(BIN)/coredns ./build/coredns
+	go build -o $(BIN)/clusterset-syncer ./build/syncer
+	go build -o $(BIN)/clusterset-corefile ./build/corefile
+	go build -o $(BIN)/localenv ./test/cmd/localenv
+
+test: tools build ## Run every test: unit, and integration against real apiservers.
+	go test $(GO_TEST_FLAGS) ./...
+
+demo: tools build ## Run a local clusterset with the syncer and CoreDNS, and dig it. Ctrl-C stops.
+	go run ./test/cmd/demo
+
+demo-smoke: tools build ## The demo, non-interactive: check the answers, tear down, fail on a mismatch.
+	go run ./test/cmd/demo --smoke
+
+bench: bench-dns bench-sync ## Run every benchmark.
+
+bench-dns: tools build ## DNS: our plugin vs stock kubernetes multicluster vs a bare miekg/dns server.
+	go run ./test/bench/dnsbench
+
+bench-sync: tools build ## Syncer: export and endpoint latencies, cold convergence, writes.
+	go run ./test/bench/syncbench
+
+lint: tools ## go vet and staticcheck.
+	go vet ./...
+	$(BIN)/staticcheck ./...
