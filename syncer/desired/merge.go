@@ -259,7 +259,7 @@ func mergePorts(members []constituent) ([]mcsv1alpha1.ServicePort, string) {
 		return out, ""
 	}
 	slices.Sort(differing)
-	clause := fmt.Sprintf("ports: %s differ from %s (oldest export); exposing the union of all ports",
+	clause := fmt.Sprintf("ports: those of %s differ from those of %s (oldest export); exposing the union of all ports",
 		strings.Join(differing, ", "), winner.ClusterID)
 	if len(dropped) > 0 {
 		clause += "; " + strings.Join(dropped, "; ")
@@ -302,8 +302,10 @@ var mergedFields = []mergedField{
 	},
 	{
 		name: "internalTrafficPolicy", reason: mcsv1alpha1.ServiceExportReasonInternalTrafficPolicyConflict,
-		differs: func(c, w *constituent) bool { return internalTrafficPolicy(c.Service) != internalTrafficPolicy(w.Service) },
-		show:    func(c *constituent) string { return string(internalTrafficPolicy(c.Service)) },
+		differs: func(c, w *constituent) bool {
+			return internalTrafficPolicy(c.Service) != internalTrafficPolicy(w.Service)
+		},
+		show: func(c *constituent) string { return string(internalTrafficPolicy(c.Service)) },
 	},
 	{
 		name: "trafficDistribution", reason: mcsv1alpha1.ServiceExportReasonTrafficDistributionConflict,
@@ -319,7 +321,9 @@ var mergedFields = []mergedField{
 	},
 	{
 		name: "exportedLabels", reason: mcsv1alpha1.ServiceExportReasonLabelsConflict,
-		differs: func(c, w *constituent) bool { return !maps.Equal(c.Export.Spec.ExportedLabels, w.Export.Spec.ExportedLabels) },
+		differs: func(c, w *constituent) bool {
+			return !maps.Equal(c.Export.Spec.ExportedLabels, w.Export.Spec.ExportedLabels)
+		},
 	},
 	{
 		name: "exportedAnnotations", reason: mcsv1alpha1.ServiceExportReasonAnnotationsConflict,
