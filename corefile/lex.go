@@ -25,8 +25,8 @@ const utf8BOM = "\uFEFF"
 
 // lex splits src into tokens with the rules of CoreDNS's Caddyfile lexer
 // (github.com/coredns/caddy/caddyfile): words are separated by Unicode white
-// space; '#' starts a comment that runs to the end of the line, even inside a
-// word; a word that starts with '"' runs to the closing '"', where \" is a quote
+// space; '#' at the start of a word starts a comment that runs to the end of
+// the line, while '#' inside a word drops only the rest of that word; a word that starts with '"' runs to the closing '"', where \" is a quote
 // and any other backslash is kept; '\r' outside quotes is dropped. Unlike
 // CoreDNS, an unterminated quote is an error rather than a token running to the
 // end of the file.
@@ -58,9 +58,9 @@ func lex(src []byte) ([]Token, error) {
 			line = t.endLine
 			i = t.End
 		default:
-			t := lexWord(src, i, line)
+			var t Token
+			t, i = lexWord(src, i, line)
 			tokens = append(tokens, t)
-			i = t.End
 		}
 	}
 	return tokens, nil
@@ -93,22 +93,36 @@ func lexQuoted(src []byte, start, line int) (Token, error) {
 	return Token{}, fmt.Errorf("line %d: quoted string is not closed", t.Line)
 }
 
-// lexWord reads the unquoted token that starts at src[start].
-func lexWord(src []byte, start, line int) Token {
+// lexWord reads the unquoted token that starts at src[start], and returns it
+// with the offset to read on from.
+func lexWord(src []byte, start, line int) (Token, int) {
 	var text strings.Builder
 	end := start
-	for i := start; i < len(src); {
+	i := start
+	for i < len(src) {
 		r, n := utf8.DecodeRune(src[i:])
 		if r == '\r' {
 			i += n // dropped, but does not end the word
 			continue
 		}
-		if r == '#' || unicode.IsSpace(r) {
+		if r == '#' {
+			// As in CoreDNS, '#' inside a word drops the rest of the word
+			// only; the next word on the line is read again.
+			for i < len(src) {
+				r, n := utf8.DecodeRune(src[i:])
+				if r != '\r' && unicode.IsSpace(r) {
+					break
+				}
+				i += n
+			}
+			break
+		}
+		if unicode.IsSpace(r) {
 			break
 		}
 		text.WriteRune(r)
 		i += n
 		end = i
 	}
-	return Token{Text: text.String(), Line: line, Start: start, End: end, endLine: line}
+	return Token{Text: text.String(), Line: line, Start: start, End: end, endLine: line}, i
 }

@@ -138,6 +138,7 @@ func Parse(src []byte) (*File, error) {
 	}
 	p := &parser{tokens: tokens}
 	f := &File{src: src}
+	snippets := map[string]int{} // name to line, as CoreDNS refuses a name declared twice
 	for p.more() {
 		t := p.tok()
 		switch {
@@ -149,6 +150,11 @@ func Parse(src []byte) (*File, error) {
 			b, err := p.serverBlock()
 			if err != nil {
 				return nil, fmt.Errorf("corefile: %w", err)
+			}
+			if first, ok := snippets[b.Name()]; ok && b.Snippet {
+				return nil, fmt.Errorf("corefile: line %d: snippet %s is already declared on line %d", b.Line(), b.Name(), first)
+			} else if b.Snippet {
+				snippets[b.Name()] = b.Line()
 			}
 			f.Blocks = append(f.Blocks, b)
 		}
@@ -194,18 +200,18 @@ func (p *parser) serverBlock() (*ServerBlock, error) {
 			b.Keys = append(b.Keys, key)
 		}
 		p.i++
-		if !p.more() {
-			if comma {
-				return nil, fmt.Errorf("line %d: expected another address after ','", t.Line)
-			}
-			return b, nil // keys and nothing else
+		if !p.more() && comma {
+			return nil, fmt.Errorf("line %d: expected another address after ','", t.Line)
 		}
-		if !comma && p.atLineStart() {
+		if !p.more() || !comma && p.atLineStart() {
 			break
 		}
 	}
 	if len(b.Keys) == 0 {
-		return nil, fmt.Errorf("line %d: '{' without server block addresses", p.tok().Line)
+		return nil, fmt.Errorf("line %d: server block without addresses", p.tokens[p.i-1].Line)
+	}
+	if !p.more() {
+		return b, nil // keys and nothing else
 	}
 	b.Snippet = len(b.Keys) == 1 && strings.HasPrefix(b.Keys[0].Text, "(") && strings.HasSuffix(b.Keys[0].Text, ")")
 
@@ -250,6 +256,9 @@ func (p *parser) serverBlock() (*ServerBlock, error) {
 func (p *parser) directive(inSnippet bool) (Directive, error) {
 	start, name := p.i, p.tok()
 	nesting := 0
+	if inSnippet && name.Text == "{" {
+		nesting = 1 // CoreDNS counts every brace of a snippet
+	}
 	for p.i++; p.more(); p.i++ {
 		t := p.tok()
 		switch {
