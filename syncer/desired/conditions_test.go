@@ -69,6 +69,9 @@ func TestSetConditions(t *testing.T) {
 		{"new type appended with now",
 			[]metav1.Condition{cond("Ready", metav1.ConditionUnknown, "Pending", "wait", none)},
 			append(existing[:2:2], cond("Ready", metav1.ConditionUnknown, "Pending", "wait", t1)), true},
+		{"a given transition time is kept",
+			[]metav1.Condition{cond("Ready", metav1.ConditionTrue, "Exported", "done", t0)},
+			append(existing[:2:2], cond("Ready", metav1.ConditionTrue, "Exported", "done", t0)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

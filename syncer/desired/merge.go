@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -129,7 +130,7 @@ func Merge(namespace, name string, exports []ClusterExport) (*Service, map[strin
 		if len(reasons) > 0 {
 			conflict.Status = metav1.ConditionTrue
 			conflict.Reason = strings.Join(reasons, ",")
-			conflict.Message = strings.Join(clauses, "; ")
+			conflict.Message = truncate(strings.Join(clauses, "; "), maxConditionMessage)
 		}
 		conds[m.ClusterID] = []metav1.Condition{
 			exportCondition(mcsv1alpha1.ServiceExportConditionValid, metav1.ConditionTrue, mcsv1alpha1.ServiceExportReasonValid,
@@ -403,6 +404,23 @@ func ipFamilies(members []constituent) []corev1.IPFamily {
 		}
 	}
 	return out
+}
+
+// maxConditionMessage is metav1.Condition's limit on message length; a status
+// with a longer message would be refused by the apiserver.
+const maxConditionMessage = 32768
+
+// truncate shortens s to at most limit bytes, marking the cut.
+func truncate(s string, limit int) string {
+	const mark = " ..."
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -279,5 +280,40 @@ func TestMergeDoesNotAliasInputs(t *testing.T) {
 	s.Labels["tier"] = "changed"
 	if !equality.Semantic.DeepEqual(e.Service, before) || e.Export.Spec.ExportedLabels["tier"] != "web" {
 		t.Errorf("changing the merged service changed the inputs")
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		s     string
+		limit int
+		want  string
+	}{
+		{"short", 10, "short"},
+		{"exactly ten", 11, "exactly ten"},
+		{"a message that is too long", 12, "a message..."[:8] + " ..."},
+		{"ïïïïï", 7, "ï ..."}, // never cuts a two-byte character in half
+	}
+	for _, tt := range tests {
+		if got := truncate(tt.s, tt.limit); got != tt.want || len(got) > tt.limit {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.s, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func TestMergeConflictMessageFitsACondition(t *testing.T) {
+	// 300 clusters whose 20 ports all collide with the oldest export's.
+	var exports []ClusterExport
+	for c := range 300 {
+		var ports []corev1.ServicePort
+		for p := range 20 {
+			ports = append(ports, port("port-"+strconv.Itoa(p), corev1.ProtocolTCP, int32(1000*c+p+1)))
+		}
+		exports = append(exports, clusterExport("cluster-"+strconv.Itoa(c), c, newService(withPorts(ports...))))
+	}
+	_, conds := Merge("default", "web", exports)
+	msg := conditionOf(conds["cluster-0"], mcsv1alpha1.ServiceExportConditionConflict).Message
+	if len(msg) > maxConditionMessage || !strings.HasSuffix(msg, " ...") {
+		t.Errorf("message of %d bytes, want at most %d and marked as cut", len(msg), maxConditionMessage)
 	}
 }

@@ -31,7 +31,7 @@ func DerivedService(s *Service) *corev1.Service {
 			Type:                  corev1.ServiceTypeClusterIP,
 			SessionAffinity:       s.SessionAffinity,
 			SessionAffinityConfig: s.SessionAffinityConfig.DeepCopy(),
-			InternalTrafficPolicy: ptrTo(*s.InternalTrafficPolicy),
+			InternalTrafficPolicy: clonePtr(s.InternalTrafficPolicy),
 			TrafficDistribution:   clonePtr(s.TrafficDistribution),
 		},
 	}
@@ -80,10 +80,13 @@ func ServiceImport(s *Service, derived *corev1.Service) *mcsv1alpha1.ServiceImpo
 			Type:                  s.Type,
 			SessionAffinity:       s.SessionAffinity,
 			SessionAffinityConfig: s.SessionAffinityConfig.DeepCopy(),
-			InternalTrafficPolicy: ptrTo(*s.InternalTrafficPolicy),
+			InternalTrafficPolicy: clonePtr(s.InternalTrafficPolicy),
 			TrafficDistribution:   clonePtr(s.TrafficDistribution),
 		},
 	}
+	// spec.ports is required by the CRD schema: an import without ports
+	// (possible when headless) must carry an empty list, not null.
+	si.Spec.Ports = make([]mcsv1alpha1.ServicePort, 0, len(s.Ports))
 	for _, p := range s.Ports {
 		p.AppProtocol = clonePtr(p.AppProtocol)
 		si.Spec.Ports = append(si.Spec.Ports, p)

@@ -1,6 +1,8 @@
 package desired
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -160,5 +162,17 @@ func TestServiceImportFields(t *testing.T) {
 	got.Labels["tier"] = "changed"
 	if *s.Ports[0].AppProtocol != "kubernetes.io/h2c" || s.Labels["tier"] != "web" {
 		t.Errorf("the ServiceImport aliases the merged service")
+	}
+}
+
+func TestServiceImportWithoutPorts(t *testing.T) {
+	si := ServiceImport(mergedService(func(s *Service) { s.Type, s.Ports = mcsv1alpha1.Headless, nil }), nil)
+	b, err := json.Marshal(si.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CRD requires spec.ports, so it must be an empty list rather than null.
+	if !strings.Contains(string(b), `"ports":[]`) {
+		t.Errorf("spec = %s, want \"ports\":[]", b)
 	}
 }
