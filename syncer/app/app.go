@@ -1,0 +1,419 @@
+// Package app runs one clusterset syncer: it resolves the local cluster's identity, admits
+// the members, builds the source caches and the target writers for the mode (pull: write only
+// into the local cluster; hub: write into every member), serves metrics and health probes,
+// renews the heartbeat Lease and, when elected leader, reconciles.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+
+	"github.com/clusterset/clusterset/syncer/controller"
+	"github.com/clusterset/clusterset/syncer/desired"
+	"github.com/clusterset/clusterset/syncer/liveness"
+	"github.com/clusterset/clusterset/syncer/member"
+	"github.com/clusterset/clusterset/syncer/metrics"
+	"github.com/clusterset/clusterset/syncer/source"
+	"github.com/clusterset/clusterset/syncer/target"
+)
+
+// Modes.
+const (
+	ModePull = "pull"
+	ModeHub  = "hub"
+)
+
+// LeaderElectionLease is the Lease replicas of one syncer compete for.
+const LeaderElectionLease = "clusterset-syncer"
+
+// Options configure a syncer; the fields mirror the command-line flags.
+type Options struct {
+	Kubeconfig             string
+	MemberKubeconfigs      string
+	MemberSecretSelector   string
+	Mode                   string
+	ClusterID              string
+	ClusterSetID           string
+	Namespace              string
+	MetricsBindAddress     string
+	HealthProbeBindAddress string
+	LeaderElect            bool
+	MemberTTL              time.Duration
+	QPS                    float64
+	Burst                  int
+	MaxEndpointsPerSlice   int
+	Workers                int
+	ResyncPeriod           time.Duration
+
+	// LocalConfig, when set, is used instead of Kubeconfig (in-process tests).
+	LocalConfig *rest.Config
+	// Metrics, when set, collects the syncer's metrics (in-process tests read them).
+	Metrics *metrics.Metrics
+}
+
+// DefaultOptions are the flag defaults.
+func DefaultOptions() Options {
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "clusterset-system"
+	}
+	return Options{
+		Mode:                   ModePull,
+		Namespace:              ns,
+		MetricsBindAddress:     ":8080",
+		HealthProbeBindAddress: ":8081",
+		MemberTTL:              60 * time.Second,
+		QPS:                    200,
+		Burst:                  400,
+		MaxEndpointsPerSlice:   desired.DefaultMaxEndpointsPerSlice,
+		Workers:                8,
+		ResyncPeriod:           10 * time.Minute,
+	}
+}
+
+// AddFlags binds the options to command-line flags.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the local cluster; empty: in-cluster config")
+	fs.StringVar(&o.MemberKubeconfigs, "member-kubeconfigs", o.MemberKubeconfigs, "directory with one kubeconfig file per member cluster (any file names; the local cluster may be among them)")
+	fs.StringVar(&o.MemberSecretSelector, "member-secret-selector", o.MemberSecretSelector, "label selector of Secrets in --namespace holding member kubeconfigs under the key \""+member.SecretKey+"\", e.g. "+member.SecretLabel+"=true")
+	fs.StringVar(&o.Mode, "mode", o.Mode, "pull: write only into the local cluster; hub: write into every member")
+	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "ID of the local cluster; default: its ClusterProperty "+member.ClusterIDProperty)
+	fs.StringVar(&o.ClusterSetID, "clusterset-id", o.ClusterSetID, "clusterset to sync; default: the local ClusterProperty "+member.ClusterSetProperty)
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace of the syncer's Leases and member Secrets; defaults to $POD_NAMESPACE when set")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address serving /metrics; 0 disables")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address serving /healthz and /readyz; 0 disables")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader among replicas with the Lease "+LeaderElectionLease)
+	fs.DurationVar(&o.MemberTTL, "member-ttl", o.MemberTTL, "withdraw a member's endpoints once its heartbeat Lease is older, or it has been unreachable, for this long")
+	fs.Float64Var(&o.QPS, "kube-api-qps", o.QPS, "client queries per second, per cluster")
+	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "client burst, per cluster")
+	fs.IntVar(&o.MaxEndpointsPerSlice, "max-endpoints-per-slice", o.MaxEndpointsPerSlice, "endpoints per mirrored EndpointSlice (at most 1000)")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "services reconciled in parallel")
+	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "re-reconcile everything at this period (a resync of unchanged state writes nothing); 0 disables")
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Mode != ModePull && o.Mode != ModeHub:
+		return fmt.Errorf("--mode must be %s or %s, not %q", ModePull, ModeHub, o.Mode)
+	case o.MemberTTL <= 0:
+		return errors.New("--member-ttl must be positive")
+	case o.MaxEndpointsPerSlice < 1 || o.MaxEndpointsPerSlice > desired.MaxEndpointsPerSlice:
+		return fmt.Errorf("--max-endpoints-per-slice must be within 1..%d", desired.MaxEndpointsPerSlice)
+	case o.Mode == ModeHub && o.MemberKubeconfigs == "" && o.MemberSecretSelector == "":
+		return errors.New("hub mode needs --member-kubeconfigs or --member-secret-selector")
+	}
+	return nil
+}
+
+// clients are the API clients of one cluster.
+type clients struct {
+	kube    kubernetes.Interface
+	mcs     mcsclient.Interface
+	dynamic dynamic.Interface
+}
+
+func (o *Options) clientsFor(cfg *rest.Config) (clients, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(o.QPS), o.Burst
+	cfg.UserAgent = desired.ManagerName
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return clients{}, err
+	}
+	mcs, err := mcsclient.NewForConfig(cfg)
+	if err != nil {
+		return clients{}, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return clients{}, err
+	}
+	return clients{kube: kube, mcs: mcs, dynamic: dyn}, nil
+}
+
+// Run runs the syncer until ctx ends (nil) or it fails.
+func Run(ctx context.Context, o Options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	localConfig := o.LocalConfig
+	if localConfig == nil {
+		var err error
+		if localConfig, err = clientcmd.BuildConfigFromFlags("", o.Kubeconfig); err != nil {
+			return fmt.Errorf("local cluster: %w", err)
+		}
+	}
+	local, err := o.clientsFor(localConfig)
+	if err != nil {
+		return err
+	}
+	id, err := member.Identify(ctx, local.dynamic)
+	if err != nil {
+		return fmt.Errorf("local cluster: %w", err)
+	}
+	if o.ClusterID != "" {
+		id.ClusterID = o.ClusterID
+	}
+	if o.ClusterSetID != "" {
+		id.ClusterSet = o.ClusterSetID
+	}
+	if id.ClusterSet == "" {
+		return fmt.Errorf("the local cluster has no ClusterProperty %s and --clusterset-id is not set", member.ClusterSetProperty)
+	}
+	if reason, msg := member.Check(id, id.ClusterSet); reason != "" && (o.Mode == ModePull || o.ClusterID != "") {
+		return fmt.Errorf("local cluster: %s", msg)
+	}
+	logger := klog.FromContext(ctx).WithValues("syncer", id.ClusterID)
+	ctx = klog.NewContext(ctx, logger)
+	logger.Info("Starting", "mode", o.Mode, "clusterSet", id.ClusterSet, "memberTTL", o.MemberTTL)
+
+	m := o.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	s := &syncer{opts: o, local: local, localID: id, metrics: m, admitted: map[string]bool{}}
+	s.tracker = liveness.NewTracker(o.Namespace, o.MemberTTL, func(memberID string, _ bool) {
+		m.MembersStale.Set(float64(s.tracker.StaleCount()))
+		s.ctrl.EnqueueMember(memberID)
+	})
+	s.ctrl = controller.New(controller.Options{
+		Workers: o.Workers, MaxEndpointsPerSlice: o.MaxEndpointsPerSlice,
+		SyncTimeout: o.MemberTTL, Stale: s.tracker.Stale, Metrics: m,
+	})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	servers, err := s.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer servers.Wait()
+
+	if !o.LeaderElect {
+		return s.run(ctx)
+	}
+	return s.runElected(ctx, localConfig)
+}
+
+type syncer struct {
+	opts    Options
+	local   clients
+	localID member.Identity
+	metrics *metrics.Metrics
+	ctrl    *controller.Controller
+	tracker *liveness.Tracker
+
+	mu       sync.Mutex
+	admitted map[string]bool // member IDs
+	standby  bool            // waiting to be elected
+}
+
+// runElected runs the syncer while this replica leads.
+func (s *syncer) runElected(ctx context.Context, cfg *rest.Config) error {
+	hostname, _ := os.Hostname()
+	identity := fmt.Sprintf("%s_%d", hostname, os.Getpid())
+	lock, err := resourcelock.NewFromKubeconfig(resourcelock.LeasesResourceLock, s.opts.Namespace, LeaderElectionLease,
+		resourcelock.ResourceLockConfig{Identity: identity}, cfg, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	s.setStandby(true)
+	var runErr error
+	leading := false
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, Name: LeaderElectionLease, ReleaseOnCancel: true,
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				leading = true
+				s.setStandby(false)
+				runErr = s.run(ctx)
+			},
+			OnStoppedLeading: func() {},
+		},
+	})
+	if ctx.Err() == nil && leading {
+		// Lost the lease: exit so that a restart rejoins as a standby with fresh caches.
+		return errors.Join(errors.New("leader election lost"), runErr)
+	}
+	return runErr
+}
+
+func (s *syncer) setStandby(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.standby = v
+}
+
+// ready: caches synced and reconciling, or a healthy standby replica.
+func (s *syncer) ready() bool {
+	s.mu.Lock()
+	standby := s.standby
+	s.mu.Unlock()
+	return standby || s.ctrl.Started()
+}
+
+// run builds the members and targets and reconciles until ctx ends.
+func (s *syncer) run(ctx context.Context) error {
+	o := s.opts
+	if s.localID.ClusterID != "" {
+		go liveness.Heartbeat(ctx, s.local.kube, o.Namespace, s.localID.ClusterID, o.MemberTTL)
+	}
+	if o.Mode == ModePull {
+		s.admit(ctx, s.localID.ClusterID, s.local, true)
+	}
+	candidates, err := s.candidates(ctx)
+	if err != nil {
+		return err
+	}
+	// Identify every reachable candidate before reconciling, so that the first reconciles see
+	// every member; unreachable ones keep being retried in the background.
+	var firstAttempts sync.WaitGroup
+	for _, c := range candidates {
+		done := make(chan struct{})
+		go s.connect(ctx, c, done)
+		firstAttempts.Go(func() { <-done })
+	}
+	firstAttempts.Wait()
+	return s.ctrl.Run(ctx)
+}
+
+func (s *syncer) candidates(ctx context.Context) ([]member.Candidate, error) {
+	var out []member.Candidate
+	if dir := s.opts.MemberKubeconfigs; dir != "" {
+		c, err := member.FromDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("--member-kubeconfigs: %w", err)
+		}
+		out = append(out, c...)
+	}
+	if sel := s.opts.MemberSecretSelector; sel != "" {
+		c, err := member.FromSecrets(ctx, s.local.kube, s.opts.Namespace, sel)
+		if err != nil {
+			return nil, fmt.Errorf("--member-secret-selector: %w", err)
+		}
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+// connect identifies a candidate, retrying while it is unreachable, and admits or refuses
+// it. firstAttempt is closed once the first attempt has failed or the candidate is decided.
+func (s *syncer) connect(ctx context.Context, c member.Candidate, firstAttempt chan<- struct{}) {
+	logger := klog.FromContext(ctx).WithValues("origin", c.Origin)
+	firstAttemptOver := sync.OnceFunc(func() { close(firstAttempt) })
+	defer firstAttemptOver()
+	cl, err := s.opts.clientsFor(c.Config)
+	if err != nil {
+		logger.Error(err, "Member refused: bad kubeconfig")
+		s.metrics.MembersRefused.WithLabelValues(member.RefusedUnreadable).Inc()
+		return
+	}
+	var id member.Identity
+	attemptTimeout := min(s.opts.MemberTTL, 10*time.Second)
+	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Steps: 1 << 30, Cap: 30 * time.Second}
+	_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		defer cancel()
+		id, err = member.Identify(attemptCtx, cl.dynamic)
+		if err != nil {
+			logger.Info("Member unreachable, retrying", "err", err)
+			firstAttemptOver()
+		}
+		return err == nil, nil
+	})
+	if ctx.Err() != nil {
+		return
+	}
+	if reason, msg := member.Check(id, s.localID.ClusterSet); reason != "" {
+		logger.Info("Member refused", "reason", reason, "detail", msg)
+		s.metrics.MembersRefused.WithLabelValues(reason).Inc()
+		return
+	}
+	if id.ClusterID == s.localID.ClusterID && s.opts.Mode == ModePull {
+		logger.V(2).Info("Member is the local cluster", "cluster", id.ClusterID)
+		return
+	}
+	if !s.admit(ctx, id.ClusterID, cl, s.opts.Mode == ModeHub) {
+		logger.Info("Member refused", "reason", member.RefusedDuplicateID, "cluster", id.ClusterID)
+		s.metrics.MembersRefused.WithLabelValues(member.RefusedDuplicateID).Inc()
+		return
+	}
+	logger.Info("Member admitted", "cluster", id.ClusterID)
+	go s.tracker.Track(ctx, id.ClusterID, cl.kube)
+}
+
+// admit starts the caches of a member (and, when written into, its target) unless a member
+// with that ID is already admitted. The local cluster in pull mode is both member and target.
+func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto bool) bool {
+	s.mu.Lock()
+	if s.admitted[id] {
+		s.mu.Unlock()
+		return false
+	}
+	s.admitted[id] = true
+	s.mu.Unlock()
+	src := source.New(id, cl.kube, cl.mcs, s.opts.ResyncPeriod, s.ctrl.Enqueue)
+	src.Run(ctx)
+	s.ctrl.AddMember(ctx, src, writeInto)
+	if writeInto {
+		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.opts.ResyncPeriod, s.ctrl.Enqueue, s.ctrl.EnqueueNamespace)
+		t.Run(ctx)
+		s.ctrl.AddTarget(ctx, t)
+	}
+	return true
+}
+
+// serve starts the metrics and health servers; Wait returns once they have stopped.
+func (s *syncer) serve(ctx context.Context) (*sync.WaitGroup, error) {
+	var wg sync.WaitGroup
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", s.metrics.Handler())
+	healthMux := http.NewServeMux()
+	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready() {
+			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	for _, srv := range []struct {
+		addr string
+		mux  http.Handler
+	}{{s.opts.MetricsBindAddress, metricsMux}, {s.opts.HealthProbeBindAddress, healthMux}} {
+		if srv.addr == "" || srv.addr == "0" {
+			continue
+		}
+		l, err := net.Listen("tcp", srv.addr)
+		if err != nil {
+			return &wg, err
+		}
+		hs := &http.Server{Handler: srv.mux, ReadHeaderTimeout: 5 * time.Second}
+		wg.Go(func() { _ = hs.Serve(l) })
+		wg.Go(func() {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(shutdownCtx)
+		})
+	}
+	return &wg, nil
+}

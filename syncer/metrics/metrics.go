@@ -1,0 +1,97 @@
+// Package metrics defines the Prometheus metrics of the syncer. Every syncer instance owns its
+// own registry, so that several syncers can run in one process (tests, benchmarks).
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "clusterset_syncer"
+
+// Write results, the "result" label of WritesTotal.
+const (
+	ResultSuccess  = "success"
+	ResultConflict = "conflict" // optimistic-concurrency conflict; retried with backoff
+	ResultNotFound = "notfound" // a delete of an object already gone
+	ResultError    = "error"
+)
+
+// Metrics holds one syncer's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// SyncDuration observes one reconcile of one (namespace, name).
+	SyncDuration prometheus.Histogram
+	// SyncErrors counts reconciles that failed and were requeued with backoff.
+	SyncErrors prometheus.Counter
+	// Writes counts API writes by target cluster, kind, verb and result. A resync of an
+	// unchanged clusterset must not move it.
+	Writes *prometheus.CounterVec
+	// MembersConnected is the number of admitted members whose caches are running.
+	MembersConnected prometheus.Gauge
+	// MembersStale is the number of members whose endpoints are withdrawn.
+	MembersStale prometheus.Gauge
+	// MembersRefused counts member kubeconfigs refused, by reason.
+	MembersRefused *prometheus.CounterVec
+	// Skipped counts imports not written into a target, by reason (NamespaceMissing, Clash).
+	Skipped *prometheus.CounterVec
+}
+
+// New creates the metrics and registers them, plus the Go and process collectors, in a new
+// registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		SyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "sync_duration_seconds",
+			Help:    "Time to reconcile one exported service into every target cluster.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		SyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "sync_errors_total",
+			Help: "Reconciles that failed and were requeued with backoff.",
+		}),
+		Writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "writes_total",
+			Help: "API writes by target cluster, kind, verb and result.",
+		}, []string{"cluster", "kind", "verb", "result"}),
+		MembersConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "members_connected",
+			Help: "Admitted member clusters whose caches are running.",
+		}),
+		MembersStale: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "members_stale",
+			Help: "Member clusters whose endpoints are withdrawn (lease expired or unreachable longer than the TTL).",
+		}),
+		MembersRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "members_refused_total",
+			Help: "Member kubeconfigs refused, by reason.",
+		}, []string{"reason"}),
+		Skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "imports_skipped_total",
+			Help: "Imports not written into a target cluster, by reason.",
+		}, []string{"cluster", "reason"}),
+	}
+	m.Registry.MustRegister(
+		m.SyncDuration, m.SyncErrors, m.Writes, m.MembersConnected, m.MembersStale,
+		m.MembersRefused, m.Skipped,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// CountWrite records one API write.
+func (m *Metrics) CountWrite(cluster, kind, verb, result string) {
+	m.Writes.WithLabelValues(cluster, kind, verb, result).Inc()
+}

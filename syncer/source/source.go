@@ -1,0 +1,124 @@
+// Package source caches what one member cluster exports: its ServiceExports, its Services and
+// the EndpointSlices of its Services, and turns that into the desired package's input for one
+// (namespace, name). Objects the syncer itself wrote (derived Services, mirrored slices) are
+// never sources.
+package source
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+
+	"github.com/clusterset/clusterset/syncer/desired"
+	"github.com/clusterset/clusterset/syncer/informers"
+	"github.com/clusterset/clusterset/syncer/recentwrites"
+)
+
+// Selectors that leave out the syncer's own objects, evaluated by the apiserver.
+var (
+	notDerivedService = desired.ManagedByLabel + "!=" + desired.ManagerName
+	notMirroredSlice  = discoveryv1.LabelManagedBy + "!=" + desired.ManagerName
+)
+
+// Cluster is the source cache of one member.
+type Cluster struct {
+	ID      string
+	Kube    kubernetes.Interface
+	MCS     mcsclient.Interface
+	exports cache.SharedIndexInformer
+	svcs    cache.SharedIndexInformer
+	slices  cache.SharedIndexInformer
+	// Exports overlays the status writes of the syncer on the export cache.
+	Exports *recentwrites.Store[*mcsv1alpha1.ServiceExport]
+}
+
+// New builds the informers of one member. enqueue receives the "namespace/name" key of
+// every exported service whose sources change; resync re-delivers every cached object.
+func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, resync time.Duration, enqueue func(key string)) *Cluster {
+	c := &Cluster{
+		ID:      id,
+		Kube:    kube,
+		MCS:     mcs,
+		exports: informers.ServiceExports(mcs, informers.Config{Resync: resync}),
+		svcs:    informers.Services(kube, informers.Config{Selector: notDerivedService}),
+		slices: informers.EndpointSlices(kube, informers.Config{
+			Selector: notMirroredSlice, Indexers: informers.ServiceIndex(discoveryv1.LabelServiceName)}),
+	}
+	c.Exports = recentwrites.New[*mcsv1alpha1.ServiceExport](c.exports.GetIndexer(), time.Minute)
+	// Every export event matters; Service and slice events only for exported services.
+	_, _ = c.exports.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.Exports.Observe(obj, false); enqueueKey(obj, enqueue) },
+		UpdateFunc: func(_, obj any) { c.Exports.Observe(obj, false); enqueueKey(obj, enqueue) },
+		DeleteFunc: func(obj any) { c.Exports.Observe(obj, true); enqueueKey(obj, enqueue) },
+	})
+	ifExported := func(key string) {
+		if _, ok, _ := c.exports.GetIndexer().GetByKey(key); ok {
+			enqueue(key)
+		}
+	}
+	onService := func(obj any) { enqueueKey(obj, ifExported) }
+	_, _ = c.svcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onService, UpdateFunc: func(_, obj any) { onService(obj) }, DeleteFunc: onService,
+	})
+	onSlice := func(obj any) {
+		keys, _ := informers.ServiceIndex(discoveryv1.LabelServiceName)[informers.ByService](obj)
+		for _, k := range keys {
+			ifExported(k)
+		}
+	}
+	_, _ = c.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onSlice, UpdateFunc: func(_, obj any) { onSlice(obj) }, DeleteFunc: onSlice,
+	})
+	return c
+}
+
+// Run runs the informers until ctx ends.
+func (c *Cluster) Run(ctx context.Context) {
+	go c.exports.RunWithContext(ctx)
+	go c.svcs.RunWithContext(ctx)
+	go c.slices.RunWithContext(ctx)
+}
+
+// HasSynced reports whether every informer has listed once.
+func (c *Cluster) HasSynced() bool {
+	return c.exports.HasSynced() && c.svcs.HasSynced() && c.slices.HasSynced()
+}
+
+// Export returns this cluster's view of the exported service key ("namespace/name"), and
+// false when the cluster does not export it. The objects are cache objects: read only.
+func (c *Cluster) Export(key string) (desired.ClusterExport, bool) {
+	export, ok := c.Exports.Get(key)
+	if !ok {
+		return desired.ClusterExport{}, false
+	}
+	ce := desired.ClusterExport{ClusterID: c.ID, Export: export}
+	if obj, ok, _ := c.svcs.GetIndexer().GetByKey(key); ok {
+		ce.Service = obj.(*corev1.Service)
+	}
+	objs, _ := c.slices.GetIndexer().ByIndex(informers.ByService, key)
+	for _, o := range objs {
+		ce.Slices = append(ce.Slices, o.(*discoveryv1.EndpointSlice))
+	}
+	return ce, true
+}
+
+// ExportKeys lists the keys of every cached export.
+func (c *Cluster) ExportKeys() []string {
+	return c.exports.GetIndexer().ListKeys()
+}
+
+// String names the cluster in logs.
+func (c *Cluster) String() string { return fmt.Sprintf("member %s", c.ID) }
+
+func enqueueKey(obj any, enqueue func(string)) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		enqueue(key)
+	}
+}
