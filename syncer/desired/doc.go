@@ -20,7 +20,7 @@
 // where
 //   - .<family> ("ipv4" or "ipv6") is present only for the address type that is
 //     not the source Service's primary family (spec.ipFamilies[0], IPv4 if unset);
-//   - .p<ports> (8 hex digits of the port set's hash) is present only for a port
+//   - .p<ports> (8 hex digits of the port set's FNV-1a hash) is present only for a port
 //     set other than the family's main one (the one with most endpoints, ties
 //     broken by hash), which happens while a source Service's target ports change;
 //   - .<n> (n = 2, 3, ...) numbers the further slices of a group beyond the first.

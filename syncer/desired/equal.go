@@ -63,19 +63,22 @@ func ServiceImportStatusEqual(desired, existing *mcsv1alpha1.ServiceImport) bool
 }
 
 // EndpointSliceEqual reports whether existing carries desired's labels (from
-// EndpointSlices), address type, ports and endpoints. Endpoints are compared
+// EndpointSlices), address type, ports (in any order) and endpoints. Endpoints are compared
 // in order, as EndpointSlices writes them sorted; per endpoint, the
 // addresses and hostname, then the EndpointSlice controller's own
 // comparison of the remaining mirrored fields.
 func EndpointSliceEqual(desired, existing *discoveryv1.EndpointSlice) bool {
 	return hasLabels(existing.Labels, desired.Labels) &&
 		desired.AddressType == existing.AddressType &&
-		len(desired.Ports) == len(existing.Ports) &&
-		endpointsliceutil.NewPortMapKey(slices.Clone(desired.Ports)) == endpointsliceutil.NewPortMapKey(slices.Clone(existing.Ports)) &&
+		portKey(sortedPorts(desired.Ports)) == portKey(sortedPorts(existing.Ports)) &&
 		slices.EqualFunc(desired.Endpoints, existing.Endpoints, func(a, b discoveryv1.Endpoint) bool {
 			return slices.Equal(a.Addresses, b.Addresses) && stringPtrEqual(a.Hostname, b.Hostname) &&
 				endpointsliceutil.EndpointsEqualBeyondHash(&a, &b)
 		})
+}
+
+func sortedPorts(ports []discoveryv1.EndpointPort) []discoveryv1.EndpointPort {
+	return slices.SortedFunc(slices.Values(ports), compareEndpointPorts)
 }
 
 // hasLabels reports whether have includes every key of want with its value.
