@@ -265,19 +265,21 @@ func (p *patch) conflict(c claim) error {
 // closing brace. Where it goes is cosmetic: CoreDNS orders plugins by its
 // build, not by the file.
 func (p *patch) insertDirective() []byte {
-	at := p.root.Close.Start
+	at, anchorDepth := p.root.Close.Start, 0
 	if i := slices.IndexFunc(p.root.Directives, func(d Directive) bool { return d.Name() == "kubernetes" }); i >= 0 {
-		at = p.root.Directives[i].Tokens[0].Start
+		at, anchorDepth = p.root.Directives[i].Tokens[0].Start, 1
 	}
-	indent := p.indent(p.root)
-	w := newWriter(indent, p.eol())
+	w := newWriter(p.indent(p.root), p.eol())
 	lineStart, alone := lineStartBefore(p.f.src, at)
-	if !alone {
-		w.buf.WriteString(w.eol) // the anchor shares its line with '{'
-		lineStart = at
+	if alone {
+		p.c.write(w, 1)
+		return splice(p.f.src, lineStart, w.bytes())
 	}
+	// The anchor shares its line with '{': break the line before it.
+	w.buf.WriteString(w.eol)
 	p.c.write(w, 1)
-	return splice(p.f.src, lineStart, w.bytes())
+	w.buf.WriteString(strings.Repeat(w.indent, anchorDepth))
+	return splice(p.f.src, at, w.bytes())
 }
 
 // appendBlock writes a dedicated server block for the zone at the end of the
