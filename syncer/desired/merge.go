@@ -113,16 +113,13 @@ func Merge(namespace, name string, exports []ClusterExport) (*Service, map[strin
 	}
 	slices.Sort(s.Clusters)
 
-	reasons, clauses := fieldConflicts(members)
+	// Reasons in the order mcs-api lists them: ports first.
+	var reasons, clauses []string
 	if portClause != "" {
-		// PortConflict is listed second, after TypeConflict, as in mcs-api.
-		at := 0
-		if len(reasons) > 0 && reasons[0] == string(mcsv1alpha1.ServiceExportReasonTypeConflict) {
-			at = 1
-		}
-		reasons = slices.Insert(reasons, at, string(mcsv1alpha1.ServiceExportReasonPortConflict))
-		clauses = slices.Insert(clauses, at, portClause)
+		reasons, clauses = []string{string(mcsv1alpha1.ServiceExportReasonPortConflict)}, []string{portClause}
 	}
+	fieldReasons, fieldClauses := fieldConflicts(members)
+	reasons, clauses = append(reasons, fieldReasons...), append(clauses, fieldClauses...)
 	for _, m := range members {
 		gen := m.Export.Generation
 		conflict := exportCondition(mcsv1alpha1.ServiceExportConditionConflict, metav1.ConditionFalse,
@@ -321,15 +318,15 @@ var mergedFields = []mergedField{
 		},
 	},
 	{
-		name: "exportedLabels", reason: mcsv1alpha1.ServiceExportReasonLabelsConflict,
-		differs: func(c, w *constituent) bool {
-			return !maps.Equal(c.Export.Spec.ExportedLabels, w.Export.Spec.ExportedLabels)
-		},
-	},
-	{
 		name: "exportedAnnotations", reason: mcsv1alpha1.ServiceExportReasonAnnotationsConflict,
 		differs: func(c, w *constituent) bool {
 			return !maps.Equal(c.Export.Spec.ExportedAnnotations, w.Export.Spec.ExportedAnnotations)
+		},
+	},
+	{
+		name: "exportedLabels", reason: mcsv1alpha1.ServiceExportReasonLabelsConflict,
+		differs: func(c, w *constituent) bool {
+			return !maps.Equal(c.Export.Spec.ExportedLabels, w.Export.Spec.ExportedLabels)
 		},
 	},
 }

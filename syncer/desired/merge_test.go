@@ -152,9 +152,10 @@ func TestMergeConflicts(t *testing.T) {
 		{"annotations", clusterExport("cluster-1", 0, newService()), clusterExport("cluster-2", 1, newService(), exportedAnnotations(map[string]string{"a": "b"})),
 			"AnnotationsConflict", []string{"exportedAnnotations: cluster-2; using the value of cluster-1"}},
 		{"several, in mcs-api order", clusterExport("cluster-1", 0, newService(), labels("web")),
-			clusterExport("cluster-2", 1, newService(headless(), clientIP(5), withPorts(port("dns", "UDP", 53))), labels("db")),
-			"TypeConflict,PortConflict,SessionAffinityConflict,LabelsConflict",
-			[]string{"type: ", "; ports: ", "; sessionAffinity: ", "; exportedLabels: "}},
+			clusterExport("cluster-2", 1, newService(headless(), clientIP(5), withPorts(port("dns", "UDP", 53))), labels("db"),
+				exportedAnnotations(map[string]string{"a": "b"})),
+			"PortConflict,TypeConflict,SessionAffinityConflict,AnnotationsConflict,LabelsConflict",
+			[]string{"ports: ", "; type: ", "; sessionAffinity: ", "; exportedAnnotations: ", "; exportedLabels: "}},
 		{"newer export wins nothing", clusterExport("cluster-1", 1, newService(headless())), clusterExport("cluster-2", 0, newService()),
 			"TypeConflict", []string{"type: cluster-1 has Headless; using ClusterSetIP from cluster-2 (oldest export)"}},
 	}
