@@ -30,9 +30,11 @@ func IsManifest(in []byte) bool {
 // manifest, YAML or JSON as kubectl prints it, and returns the manifest in the
 // same format. Only that value changes: other data keys and the metadata,
 // resourceVersion included, stay, so that "kubectl replace" fails rather than
-// overwrite a ConfigMap changed in between. YAML comments and key order are
-// kept; JSON is written with sorted keys, as kubectl does. An already patched
-// manifest is returned byte for byte.
+// overwrite a ConfigMap changed in between. YAML is written again with its
+// comments, key order and sequence indentation, so kubectl's output comes back
+// with only the new lines; JSON is written with sorted keys and four-space
+// indentation, as kubectl prints it. An already patched manifest is returned
+// byte for byte.
 func PatchConfigMap(manifest []byte, key string, o PatchOptions) ([]byte, error) {
 	if bytes.HasPrefix(bytes.TrimSpace(manifest), []byte("{")) {
 		return patchConfigMapJSON(manifest, key, o)
@@ -98,8 +100,14 @@ func patchConfigMapYAML(manifest []byte, key string, o PatchOptions) ([]byte, er
 	value.Value = string(patched)
 	value.Style = yaml.LiteralStyle // the encoder falls back to quotes if a line cannot be literal
 	var out bytes.Buffer
+	if bytes.HasPrefix(manifest, []byte("---\n")) {
+		out.WriteString("---\n") // the encoder drops a leading document marker
+	}
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
+	if compactSequences(&doc) {
+		enc.CompactSeqIndent()
+	}
 	if err := enc.Encode(&doc); err != nil {
 		return nil, fmt.Errorf("corefile: writing the ConfigMap: %w", err)
 	}
@@ -148,4 +156,29 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// compactSequences reports whether the document writes block sequences with
+// their dashes under the parent key, as kubectl does, judged by the first
+// one; true when it has none.
+func compactSequences(n *yaml.Node) bool {
+	compact, _ := findSequenceStyle(n)
+	return compact
+}
+
+func findSequenceStyle(n *yaml.Node) (compact, found bool) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, value := n.Content[i], n.Content[i+1]
+			if value.Kind == yaml.SequenceNode && value.Style&yaml.FlowStyle == 0 && len(value.Content) > 0 {
+				return value.Column == key.Column, true
+			}
+		}
+	}
+	for _, child := range n.Content {
+		if compact, found := findSequenceStyle(child); found {
+			return compact, true
+		}
+	}
+	return true, false
 }
