@@ -184,21 +184,31 @@ func (c *Cluster) Sync(ctx context.Context, namespace, name string, want Desired
 		return Outcome{NamespaceMissing: true}, nil
 	}
 	var out Outcome
-	derived, err := c.ensureDerivedService(ctx, want.Derived, &out)
-	if err != nil || derived == nil {
-		return out, err
-	}
-	if err := c.ensureServiceImport(ctx, desired.ServiceImport(want.Service, derived), &out); err != nil {
-		return out, err
-	}
-	if err := c.ensureSlices(ctx, namespace, name, want.Slices, &out); err != nil {
-		return out, err
-	}
-	out.Published = len(out.Clashes) == 0
-	if !out.Published {
+	err := c.publish(ctx, namespace, name, want, &out)
+	out.Published = err == nil && len(out.Clashes) == 0
+	if len(out.Clashes) > 0 {
 		c.metrics.Skipped.WithLabelValues(c.ID, ReasonClash).Inc()
 	}
-	return out, nil
+	return out, err
+}
+
+// publish writes the derived Service, then the ServiceImport carrying its cluster IPs, then
+// the slices. It stops at the first clash.
+func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desired, out *Outcome) error {
+	// A ServiceImport someone else owns stops everything: our derived Service and slices
+	// would otherwise be read as the endpoints of their import.
+	if si, ok := c.importStore.Get(namespace + "/" + name); ok && !desired.IsManaged(si) {
+		c.clash(ctx, si, "ServiceImport", out)
+		return nil
+	}
+	derived, err := c.ensureDerivedService(ctx, want.Derived, out)
+	if err != nil || derived == nil {
+		return err
+	}
+	if err := c.ensureServiceImport(ctx, desired.ServiceImport(want.Service, derived)); err != nil {
+		return err
+	}
+	return c.ensureSlices(ctx, namespace, name, want.Slices, out)
 }
 
 // ensureDerivedService returns the live derived Service once it is as desired, or nil after
@@ -256,13 +266,10 @@ func (c *Cluster) ensureDerivedService(ctx context.Context, want *corev1.Service
 	return updated, nil
 }
 
-func (c *Cluster) ensureServiceImport(ctx context.Context, want *mcsv1alpha1.ServiceImport, out *Outcome) error {
+func (c *Cluster) ensureServiceImport(ctx context.Context, want *mcsv1alpha1.ServiceImport) error {
 	client := c.mcs.MulticlusterV1alpha1().ServiceImports(want.Namespace)
 	live, ok := c.importStore.Get(want.Namespace + "/" + want.Name)
 	switch {
-	case ok && !desired.IsManaged(live):
-		c.clash(ctx, live, "ServiceImport", out)
-		return nil
 	case !ok:
 		created, err := client.Create(ctx, want, metav1.CreateOptions{})
 		c.count(kindServiceImport, "create", err)
