@@ -302,26 +302,18 @@ func (p *patch) appendBlock() []byte {
 		key += ":" + p.port
 	}
 	w.line(0, key, "{")
-	p.copyFromRoot(w, "bind")
+	if p.root != nil {
+		for _, d := range p.root.Directives {
+			if slices.Contains(directivesSharedWithRoot, d.Name()) {
+				w.copy(1, d, p.f.src)
+			}
+		}
+	}
 	w.line(1, "errors")
-	p.copyFromRoot(w, "ready")
-	p.copyFromRoot(w, "prometheus")
 	w.line(1, "cache", "30")
 	p.c.write(w, 1)
 	w.line(0, "}")
 	return splice(src, len(src), w.bytes())
-}
-
-// copyFromRoot copies the root block's directive called name, if it has one.
-func (p *patch) copyFromRoot(w *writer, name string) {
-	if p.root == nil {
-		return
-	}
-	for _, d := range p.root.Directives {
-		if d.Name() == name {
-			w.copy(1, d, p.f.src)
-		}
-	}
 }
 
 // indent returns one level of indentation as b's first directive has it, or
