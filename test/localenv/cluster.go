@@ -22,6 +22,7 @@ func (e *Env) newCluster(index, port int) *Cluster {
 	return &Cluster{
 		ID:          fmt.Sprintf("cluster-%d", index),
 		ServiceCIDR: fmt.Sprintf("10.%d.0.0/16", 100+index),
+		NodeName:    fmt.Sprintf("cluster-%d-node", index),
 		Server:      fmt.Sprintf("https://127.0.0.1:%d", port),
 		port:        port,
 		env:         e,

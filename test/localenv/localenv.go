@@ -78,6 +78,9 @@ type Cluster struct {
 	ServiceCIDR string
 	// Server is the apiserver URL.
 	Server string
+	// NodeName is the cluster's one Node, in zone <ID>-zone, to which
+	// MakePodReady binds Pods.
+	NodeName string
 
 	dir               string
 	port              int

@@ -98,6 +98,9 @@ func TestThreeClustersWithRealEndpointSlices(t *testing.T) {
 	if got := ep.Addresses; len(got) != 1 || got[0] != "10.244.1.5" {
 		t.Errorf("endpoint addresses = %v, want [10.244.1.5]", got)
 	}
+	if ep.NodeName == nil || *ep.NodeName != c.NodeName || ep.Zone == nil || *ep.Zone != c.ID+"-zone" {
+		t.Errorf("endpoint node/zone = %v/%v, want %s/%s-zone", ep.NodeName, ep.Zone, c.NodeName, c.ID)
+	}
 	if ep.Conditions.Ready == nil || !*ep.Conditions.Ready {
 		t.Errorf("endpoint not ready: %+v", ep.Conditions)
 	}

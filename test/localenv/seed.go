@@ -53,7 +53,18 @@ func (c *Cluster) seed(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// The EndpointSlice controller skips Pods whose Node it cannot find, so
+	// every cluster has one Node for MakePodReady to bind Pods to.
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:   c.NodeName,
+		Labels: map[string]string{corev1.LabelTopologyZone: c.ID + "-zone"},
+	}}
+	kube, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	_, err = kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	return err
 }
 
 func waitEstablished(ctx context.Context, client dynamic.Interface, name string) error {
@@ -104,8 +115,9 @@ func SetClusterProperty(ctx context.Context, client dynamic.Interface, name, val
 	})
 }
 
-// MakePodReady plays the kubelet for an existing Pod: it sets the Pod's status
-// to Running and Ready with the given IP, so that the EndpointSlice controller
+// MakePodReady plays the scheduler and the kubelet for an existing Pod: it
+// binds the Pod to the cluster's Node if unscheduled and sets its status to
+// Running and Ready with the given IP, so that the EndpointSlice controller
 // publishes it.
 func (c *Cluster) MakePodReady(ctx context.Context, namespace, name, ip string) error {
 	client, err := kubernetes.NewForConfig(c.Config)
@@ -117,6 +129,18 @@ func (c *Cluster) MakePodReady(ctx context.Context, namespace, name, ip string) 
 		pod, err := pods.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
+		}
+		if pod.Spec.NodeName == "" {
+			binding := &corev1.Binding{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+				Target:     corev1.ObjectReference{Kind: "Node", Name: c.NodeName},
+			}
+			if err := pods.Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("bind pod %s/%s to %s: %w", namespace, name, c.NodeName, err)
+			}
+			if pod, err = pods.Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return err
+			}
 		}
 		now := metav1.Now()
 		pod.Status.Phase = corev1.PodRunning
