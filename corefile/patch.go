@@ -137,8 +137,10 @@ func (f *File) rootBlock(port string) (*ServerBlock, string, error) {
 // apply returns the patched source, or the source itself when it is already
 // patched.
 func (p *patch) apply() ([]byte, error) {
-	if last := p.f.Blocks; len(last) > 0 && !last[len(last)-1].Braced {
-		b := last[len(last)-1]
+	// A block without braces runs to the end of the file, so it can only be
+	// the last one, and it would swallow an appended block.
+	if n := len(p.f.Blocks); n > 0 && !p.f.Blocks[n-1].Braced {
+		b := p.f.Blocks[n-1]
 		return nil, fmt.Errorf("corefile: server block %q (line %d) has no braces; put its directives in '{' '}' before patching", b.Name(), b.Line())
 	}
 	if p.mode == ModeServer && p.root == nil {

@@ -330,3 +330,21 @@ func FuzzPatch(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkPatch(b *testing.B) {
+	src, err := os.ReadFile("examples/kubeadm.Corefile")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []Mode{ModeBlock, ModeServer} {
+		b.Run(string(mode), func(b *testing.B) {
+			o := PatchOptions{Mode: mode, Clusterset: withKubeconfig}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Patch(src, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
