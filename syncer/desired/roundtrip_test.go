@@ -88,14 +88,17 @@ func TestRoundTripThroughAPIServer(t *testing.T) {
 			&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4, Ports: ports, Endpoints: v4[900:]},
 			&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv6, Ports: ports, Endpoints: v6},
 		)
-		s, _ := desired.Merge("default", "web", exports)
+		// Into a namespace of its own, beside the "web" subtest's slices.
+		_, err := rt.kube.CoreV1().Namespaces().Create(rt.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "split"}}, metav1.CreateOptions{})
+		rt.must(err)
+		s, _ := desired.Merge("split", "web", exports)
 		want := desired.EndpointSlices(s, exports, desired.MaxEndpointsPerSlice)
 		base := desired.DerivedServiceName("web") + "-" + rt.c.ID
 		if got := names(want); !slices.Equal(got, []string{base, base + ".2", base + ".ipv6"}) {
 			t.Fatalf("slice names %v", got)
 		}
 		rt.writeSlices(want)
-		rt.checkSlices("web", want)
+		rt.checkSlices("split", "web", want)
 	})
 }
 
@@ -171,7 +174,9 @@ func (rt *roundTrip) exports(name string) []desired.ClusterExport {
 		}
 		return n == rt.pods[name], nil
 	})
-	rt.must(err)
+	if err != nil {
+		rt.t.Fatalf("waiting for %d endpoints of %s: %v; slices: %+v", rt.pods[name], name, err, e.Slices)
+	}
 	e.Service, err = rt.kube.CoreV1().Services("default").Get(rt.ctx, name, metav1.GetOptions{})
 	rt.must(err)
 	e.Export, err = rt.mcs.MulticlusterV1alpha1().ServiceExports("default").Get(rt.ctx, name, metav1.GetOptions{})
@@ -239,7 +244,7 @@ func (rt *roundTrip) check(s *desired.Service, exports []desired.ClusterExport, 
 	if s.Type == mcsv1alpha1.Headless && len(si.Spec.IPs) != 0 {
 		t.Errorf("headless ServiceImport has ips %v", si.Spec.IPs)
 	}
-	rt.checkSlices(s.Name, desired.EndpointSlices(s, exports, 0))
+	rt.checkSlices(s.Namespace, s.Name, desired.EndpointSlices(s, exports, 0))
 
 	export, err := rt.mcs.MulticlusterV1alpha1().ServiceExports(s.Namespace).Get(rt.ctx, s.Name, metav1.GetOptions{})
 	rt.must(err)
@@ -248,11 +253,11 @@ func (rt *roundTrip) check(s *desired.Service, exports []desired.ClusterExport, 
 	}
 }
 
-// checkSlices verifies that the syncer-managed slices of name are exactly want.
-func (rt *roundTrip) checkSlices(name string, want []*discoveryv1.EndpointSlice) {
+// checkSlices verifies that the syncer-managed slices of namespace/name are exactly want.
+func (rt *roundTrip) checkSlices(namespace, name string, want []*discoveryv1.EndpointSlice) {
 	t := rt.t
 	t.Helper()
-	list, err := rt.kube.DiscoveryV1().EndpointSlices("default").List(rt.ctx, metav1.ListOptions{
+	list, err := rt.kube.DiscoveryV1().EndpointSlices(namespace).List(rt.ctx, metav1.ListOptions{
 		LabelSelector: mcsv1alpha1.LabelServiceName + "=" + name + "," + discoveryv1.LabelManagedBy + "=" + desired.ManagerName})
 	rt.must(err)
 	stored := map[string]*discoveryv1.EndpointSlice{}
