@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/clusterset/clusterset/test/proc"
 )
 
 func (e *Env) newCluster(index, port int) *Cluster {
@@ -40,12 +42,12 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 	if err := c.writeCredentials(); err != nil {
 		return err
 	}
-	c.apiserver = &process{
-		name:    c.ID + "/kube-apiserver",
-		bin:     filepath.Join(c.env.bin, "kube-apiserver"),
-		args:    c.apiserverArgs(),
-		logPath: filepath.Join(dir, "kube-apiserver.log"),
-		detach:  c.env.opts.Detach,
+	c.apiserver = &proc.Process{
+		Name:    c.ID + "/kube-apiserver",
+		Bin:     filepath.Join(c.env.bin, "kube-apiserver"),
+		Args:    c.apiserverArgs(),
+		LogPath: filepath.Join(dir, "kube-apiserver.log"),
+		Detach:  c.env.opts.Detach,
 	}
 	if err := c.StartAPIServer(ctx); err != nil {
 		return err
@@ -106,23 +108,23 @@ func (c *Cluster) writeCredentials() error {
 // StartAPIServer starts (or restarts, after StopAPIServer) the cluster's
 // apiserver on the same port and etcd prefix, and waits until it is ready.
 func (c *Cluster) StartAPIServer(ctx context.Context) error {
-	if !c.apiserver.exited() {
-		return fmt.Errorf("%s: apiserver already running (pid %d)", c.ID, c.apiserver.pid())
+	if !c.apiserver.Exited() {
+		return fmt.Errorf("%s: apiserver already running (pid %d)", c.ID, c.apiserver.PID())
 	}
-	if err := c.apiserver.start(); err != nil {
+	if err := c.apiserver.Start(); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, c.apiserver, c.Server+"/readyz", c.env.token, 60*time.Second); err != nil {
 		return err
 	}
-	c.env.logf("%s: kube-apiserver ready at %s (pid %d)", c.ID, c.Server, c.apiserver.pid())
+	c.env.logf("%s: kube-apiserver ready at %s (pid %d)", c.ID, c.Server, c.apiserver.PID())
 	return nil
 }
 
 // StopAPIServer stops the cluster's apiserver, which makes the cluster
 // unreachable for its peers until StartAPIServer.
 func (c *Cluster) StopAPIServer() error {
-	c.apiserver.stop(10 * time.Second)
+	c.apiserver.Stop(10 * time.Second)
 	return nil
 }
 
@@ -154,10 +156,10 @@ func (c *Cluster) writeKubeconfig() error {
 }
 
 func (c *Cluster) startControllerManager(ctx context.Context) error {
-	c.controllerManager = &process{
-		name: c.ID + "/kube-controller-manager",
-		bin:  filepath.Join(c.env.bin, "kube-controller-manager"),
-		args: []string{
+	c.controllerManager = &proc.Process{
+		Name: c.ID + "/kube-controller-manager",
+		Bin:  filepath.Join(c.env.bin, "kube-controller-manager"),
+		Args: []string{
 			"--kubeconfig=" + c.Kubeconfig,
 			"--controllers=endpointslice",
 			"--leader-elect=false",
@@ -167,21 +169,21 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 			// Publish each Pod change at once rather than batching for a second.
 			"--endpointslice-updates-batch-period=0s",
 		},
-		logPath: filepath.Join(c.dir, "kube-controller-manager.log"),
-		detach:  c.env.opts.Detach,
+		LogPath: filepath.Join(c.dir, "kube-controller-manager.log"),
+		Detach:  c.env.opts.Detach,
 	}
-	if err := c.controllerManager.start(); err != nil {
+	if err := c.controllerManager.Start(); err != nil {
 		return err
 	}
 	// It has no health port with --secure-port=0; a quick early exit (a bad
 	// flag) is what we can catch.
 	select {
-	case <-c.controllerManager.done:
-		return c.controllerManager.exitError()
+	case <-c.controllerManager.Done():
+		return c.controllerManager.ExitError()
 	case <-time.After(300 * time.Millisecond):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	c.env.logf("%s: kube-controller-manager started (pid %d)", c.ID, c.controllerManager.pid())
+	c.env.logf("%s: kube-controller-manager started (pid %d)", c.ID, c.controllerManager.PID())
 	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/clusterset/clusterset/test/proc"
 )
 
 // Options configure a local clusterset.
@@ -59,7 +61,7 @@ type Env struct {
 	opts      Options
 	bin       string
 	ownsDir   bool
-	etcd      *process
+	etcd      *proc.Process
 	etcdURL   string
 	token     string
 	stopOnce  sync.Once
@@ -84,8 +86,8 @@ type Cluster struct {
 
 	dir               string
 	port              int
-	apiserver         *process
-	controllerManager *process
+	apiserver         *proc.Process
+	controllerManager *proc.Process
 	env               *Env
 }
 
@@ -270,10 +272,10 @@ func (e *Env) startEtcd(ctx context.Context, clientPort, peerPort int) error {
 	}
 	e.etcdURL = fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	e.etcd = &process{
-		name: "etcd",
-		bin:  filepath.Join(e.bin, "etcd"),
-		args: []string{
+	e.etcd = &proc.Process{
+		Name: "etcd",
+		Bin:  filepath.Join(e.bin, "etcd"),
+		Args: []string{
 			"--name=localenv",
 			"--data-dir=" + filepath.Join(data, "data"),
 			"--listen-client-urls=" + e.etcdURL,
@@ -285,16 +287,16 @@ func (e *Env) startEtcd(ctx context.Context, clientPort, peerPort int) error {
 			"--unsafe-no-fsync",
 			"--log-level=warn",
 		},
-		logPath: filepath.Join(data, "etcd.log"),
-		detach:  e.opts.Detach,
+		LogPath: filepath.Join(data, "etcd.log"),
+		Detach:  e.opts.Detach,
 	}
-	if err := e.etcd.start(); err != nil {
+	if err := e.etcd.Start(); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, e.etcd, e.etcdURL+"/health", "", 30*time.Second); err != nil {
 		return err
 	}
-	e.logf("etcd ready at %s (pid %d)", e.etcdURL, e.etcd.pid())
+	e.logf("etcd ready at %s (pid %d)", e.etcdURL, e.etcd.PID())
 	return nil
 }
 
@@ -316,18 +318,18 @@ func (e *Env) Stop() error {
 		grace := 10 * time.Second
 		for _, c := range e.Clusters {
 			if c.controllerManager != nil {
-				c.controllerManager.stop(grace)
+				c.controllerManager.Stop(grace)
 			}
 		}
 		var wg sync.WaitGroup
 		for _, c := range e.Clusters {
 			if c.apiserver != nil {
-				wg.Go(func() { c.apiserver.stop(grace) })
+				wg.Go(func() { c.apiserver.Stop(grace) })
 			}
 		}
 		wg.Wait()
 		if e.etcd != nil {
-			e.etcd.stop(grace)
+			e.etcd.Stop(grace)
 		}
 		errs = append(errs, e.removeCreated())
 	})
@@ -353,9 +355,9 @@ func (e *Env) removeCreated() error {
 // Processes lists the name and PID of every running process of the Env.
 func (e *Env) Processes() []Process {
 	var ps []Process
-	add := func(p *process) {
-		if p != nil && !p.exited() {
-			ps = append(ps, Process{Name: p.name, PID: p.pid(), Log: p.logPath})
+	add := func(p *proc.Process) {
+		if p != nil && !p.Exited() {
+			ps = append(ps, Process{Name: p.Name, PID: p.PID(), Log: p.LogPath})
 		}
 	}
 	add(e.etcd)

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+
+	"github.com/clusterset/clusterset/test/proc"
 )
 
 func TestThreeClustersWithRealEndpointSlices(t *testing.T) {
@@ -158,7 +160,7 @@ func TestDetachedUpAndDown(t *testing.T) {
 		t.Fatalf("second Start into %s: err = %v, want 'already holds a running'", dir, err)
 	}
 	for _, p := range procs {
-		if !pidAlive(p.PID, dir) {
+		if !proc.Alive(p.PID, dir) {
 			t.Fatalf("%s (pid %d) died after the refused second Start", p.Name, p.PID)
 		}
 	}
@@ -171,7 +173,7 @@ func TestDetachedUpAndDown(t *testing.T) {
 		t.Errorf("Down stopped %d processes, want %d", len(stopped), len(procs))
 	}
 	for _, p := range procs {
-		if pidAlive(p.PID, dir) {
+		if proc.Alive(p.PID, dir) {
 			t.Errorf("%s (pid %d) still running after Down", p.Name, p.PID)
 		}
 	}

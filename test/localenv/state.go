@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/clusterset/clusterset/test/proc"
 )
 
 // state is what `localenv up` leaves in Dir for `localenv down`.
@@ -55,7 +57,7 @@ func stateRunning(dir string) (bool, error) {
 		return false, err
 	}
 	for _, p := range s.Processes {
-		if pidAlive(p.PID, s.Dir) {
+		if proc.Alive(p.PID, s.Dir) {
 			return true, nil
 		}
 	}
@@ -81,10 +83,10 @@ func Down(dir string) ([]Process, error) {
 	// Reverse start order: controller managers and apiservers before etcd.
 	for i := len(s.Processes) - 1; i >= 0; i-- {
 		p := s.Processes[i]
-		if !pidAlive(p.PID, s.Dir) {
+		if !proc.Alive(p.PID, s.Dir) {
 			continue
 		}
-		if err := killPID(p.PID, s.Dir, 10*time.Second); err != nil {
+		if err := proc.Kill(p.PID, s.Dir, 10*time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s (pid %d): %w", p.Name, p.PID, err))
 			continue
 		}
@@ -103,7 +105,7 @@ func Down(dir string) ([]Process, error) {
 }
 
 // waitHTTP polls url until it answers 200, the process exits, or the timeout.
-func waitHTTP(ctx context.Context, p *process, url, token string, timeout time.Duration) error {
+func waitHTTP(ctx context.Context, p *proc.Process, url, token string, timeout time.Duration) error {
 	client := &http.Client{
 		Timeout: 2 * time.Second,
 		Transport: &http.Transport{
@@ -127,10 +129,10 @@ func waitHTTP(ctx context.Context, p *process, url, token string, timeout time.D
 			}
 		}
 		select {
-		case <-p.done:
-			return p.exitError()
+		case <-p.Done():
+			return p.ExitError()
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s after %s; last log lines:\n%s", p.name, url, timeout, tail(p.logPath, 15))
+			return fmt.Errorf("%s not ready at %s after %s; last log lines:\n%s", p.Name, url, timeout, proc.Tail(p.LogPath, 15))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -1,4 +1,7 @@
-package localenv
+// Package proc starts and stops the local processes of tests, the demo and
+// benchmarks (control planes, syncers, CoreDNS) by PID, with their output in
+// log files and no HTTP proxy in their environment.
+package proc
 
 import (
 	"bytes"
@@ -13,32 +16,33 @@ import (
 	"time"
 )
 
-// process is one control-plane binary started by localenv. It remembers its
-// command line so that it can be started again on the same ports and data.
-type process struct {
-	name    string // e.g. "etcd", "cluster-1/kube-apiserver"
-	bin     string
-	args    []string
-	logPath string
-	detach  bool // survive the parent (localenv up); otherwise die with it
+// Process is one local process. It remembers its command line so that it can
+// be started again on the same ports and data.
+type Process struct {
+	Name    string   // e.g. "etcd", "cluster-1/kube-apiserver"
+	Bin     string   // path of the binary
+	Args    []string // arguments
+	LogPath string   // stdout and stderr are appended here
+	Detach  bool     // survive the parent (localenv up); otherwise die with it
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	err  error         // exit status, valid once done is closed
 }
 
-func (p *process) start() error {
-	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// Start starts the process; it may be called again after it has exited.
+func (p *Process) Start() error {
+	logFile, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(p.bin, p.args...)
+	cmd := exec.Command(p.Bin, p.Args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	// A process group of its own lets Stop signal only what we started, and
 	// keeps Ctrl-C in the parent's terminal from racing our orderly shutdown.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if p.detach {
+	if p.Detach {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {
 		// If the test binary is killed, its control planes go with it.
@@ -46,7 +50,7 @@ func (p *process) start() error {
 	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return fmt.Errorf("start %s: %w", p.name, err)
+		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	p.cmd, p.done, p.err = cmd, make(chan struct{}), nil
 	go func() {
@@ -57,14 +61,16 @@ func (p *process) start() error {
 	return nil
 }
 
-func (p *process) pid() int {
+// PID is the process ID, or 0 before Start.
+func (p *Process) PID() int {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
 	return p.cmd.Process.Pid
 }
 
-func (p *process) exited() bool {
+// Exited reports whether the process is not running.
+func (p *Process) Exited() bool {
 	if p.done == nil {
 		return true
 	}
@@ -76,10 +82,13 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM, waits up to grace, then SIGKILLs. It only ever signals
+// Done is closed when the process exits.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Stop sends SIGTERM, waits up to grace, then SIGKILLs. It only ever signals
 // the PID it started.
-func (p *process) stop(grace time.Duration) {
-	if p.exited() {
+func (p *Process) Stop(grace time.Duration) {
+	if p.Exited() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -91,13 +100,14 @@ func (p *process) stop(grace time.Duration) {
 	}
 }
 
-// exitError describes an early exit, with the end of the process's log, which
+// ExitError describes an early exit, with the end of the process's log, which
 // is where the apiserver or etcd says why (a port in use, a bad flag, …).
-func (p *process) exitError() error {
-	return fmt.Errorf("%s exited early (%v); last log lines from %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
+func (p *Process) ExitError() error {
+	return fmt.Errorf("%s exited early (%v); last log lines from %s:\n%s", p.Name, p.err, p.LogPath, Tail(p.LogPath, 15))
 }
 
-func tail(path string, lines int) string {
+// Tail returns the last lines of a log file, indented, for error messages.
+func Tail(path string, lines int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "  (no log: " + err.Error() + ")"
@@ -109,9 +119,9 @@ func tail(path string, lines int) string {
 	return "  " + strings.Join(all, "\n  ")
 }
 
-// cleanEnv is the parent's environment without HTTP proxy variables: every
+// CleanEnv is the parent's environment without HTTP proxy variables: every
 // connection a control plane makes here is to 127.0.0.1.
-func cleanEnv() []string {
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -124,10 +134,10 @@ func cleanEnv() []string {
 	return env
 }
 
-// pidAlive reports whether pid is a live process whose command line mentions
+// Alive reports whether pid is a live process whose command line mentions
 // marker. The marker (our working directory) guards against a recycled PID
 // that now belongs to somebody else.
-func pidAlive(pid int, marker string) bool {
+func Alive(pid int, marker string) bool {
 	if pid <= 0 {
 		return false
 	}
@@ -144,9 +154,10 @@ func pidAlive(pid int, marker string) bool {
 	return bytes.Contains(cmdline, []byte(marker))
 }
 
-// killPID stops a detached process recorded by an earlier `localenv up`.
-func killPID(pid int, marker string, grace time.Duration) error {
-	if !pidAlive(pid, marker) {
+// Kill stops, by PID, a detached process recorded by an earlier run: SIGTERM,
+// then SIGKILL after grace. marker guards against a recycled PID.
+func Kill(pid int, marker string, grace time.Duration) error {
+	if !Alive(pid, marker) {
 		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -154,7 +165,7 @@ func killPID(pid int, marker string, grace time.Duration) error {
 	}
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !pidAlive(pid, marker) {
+		if !Alive(pid, marker) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -162,7 +173,7 @@ func killPID(pid int, marker string, grace time.Duration) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
-	for i := 0; i < 100 && pidAlive(pid, marker); i++ {
+	for i := 0; i < 100 && Alive(pid, marker); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
