@@ -198,6 +198,7 @@ func Run(ctx context.Context, o Options) error {
 		SyncTimeout: o.MemberTTL, Stale: s.tracker.Stale, Metrics: m,
 	})
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	servers, err := s.serve(ctx)
@@ -206,10 +207,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer servers.Wait()
 
-	if !o.LeaderElect {
-		return s.run(ctx)
+	if o.LeaderElect {
+		err = s.runElected(ctx, localConfig)
+	} else {
+		err = s.run(ctx)
 	}
-	return s.runElected(ctx, localConfig)
+	if parent.Err() != nil {
+		return nil // asked to stop
+	}
+	return err
 }
 
 type syncer struct {
@@ -333,7 +339,7 @@ func (s *syncer) connect(ctx context.Context, c member.Candidate, firstAttempt c
 		attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		defer cancel()
 		id, err = member.Identify(attemptCtx, cl.dynamic)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			logger.Info("Member unreachable, retrying", "err", err)
 			firstAttemptOver()
 		}

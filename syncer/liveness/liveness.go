@@ -38,7 +38,7 @@ func Heartbeat(ctx context.Context, client kubernetes.Interface, namespace, hold
 			setHeartbeat(lease, holder, ttl, now)
 			_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			klog.FromContext(ctx).Error(err, "Renewing the heartbeat Lease failed", "namespace", namespace)
 		}
 	}, ttl/3)

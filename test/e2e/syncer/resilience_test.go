@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
@@ -27,10 +28,11 @@ func (s *suite) testPodsThroughControllerManager(t *testing.T) {
 	const ns, name = "pods", "echo"
 	s.namespace(t, ns)
 	c3 := s.cluster("cluster-3")
-	eventually(t, "the default ServiceAccount", func() error {
-		_, err := c3.Kube.CoreV1().ServiceAccounts(ns).Get(s.ctx, "default", metav1.GetOptions{})
-		return err
-	})
+	// Pods need their ServiceAccount; localenv runs no ServiceAccount controller.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"}}
+	if _, err := c3.Kube.CoreV1().ServiceAccounts(ns).Create(s.ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 	svc := service(ns, name, corev1.ServiceTypeClusterIP, port("http", 80))
 	svc.Spec.Selector = map[string]string{"app": name}
 	s.createService(t, c3, svc)
@@ -175,9 +177,11 @@ func (s *suite) testUnreachableMember(t *testing.T) {
 	const ns = "unreachable"
 	withBoth, without3 := s.staleScenario(t, ns)
 	c3 := s.cluster("cluster-3")
+	stopped := time.Now()
 	if err := c3.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("apiserver stopped in %v", time.Since(stopped).Round(100*time.Millisecond))
 	restarted := false
 	restart := func() {
 		if !restarted {
@@ -188,7 +192,6 @@ func (s *suite) testUnreachableMember(t *testing.T) {
 		}
 	}
 	defer restart() // later scenarios need cluster-3
-	stopped := time.Now()
 	others := []*harness.Cluster{s.cluster("cluster-1"), s.cluster("cluster-2")}
 	eventually(t, "cluster-3's endpoints withdrawn", func() error {
 		for _, c := range others {
@@ -244,15 +247,19 @@ func (s *suite) testKillMidSync(t *testing.T) {
 	if s.mode == app.ModeHub {
 		victim = c1
 	}
+	built := time.Now()
 	binary, err := harness.BuildSyncer(s.ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("syncer built in %v", time.Since(built).Round(100*time.Millisecond))
 	s.stopSyncer(t, victim.ID)
 	defer s.startSyncer(t, victim)
 
 	name := func(i int) string { return fmt.Sprintf("svc-%03d", i) }
-	endpointsOf := func(i, gen int) []endpoint { return ips(fmt.Sprintf("10.%d.%d", 100+gen, i), 2) }
+	endpointsOf := func(i, gen int) []endpoint {
+		return []endpoint{{ip: fmt.Sprintf("10.%d.%d.1", 100+10*gen+i/200, i%200)}, {ip: fmt.Sprintf("10.%d.%d.2", 100+10*gen+i/200, i%200)}}
+	}
 	http := []discoveryv1.EndpointPort{slicePort("http", 8080)}
 	for i := range n {
 		s.createService(t, c1, service(ns, name(i), corev1.ServiceTypeClusterIP, port("http", 80)))
@@ -266,6 +273,11 @@ func (s *suite) testKillMidSync(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s:\n%s", log, p.LogTail(40))
+			}
+		})
 		return p
 	}
 	p := start("first.log")
@@ -306,6 +318,7 @@ func (s *suite) testKillMidSync(t *testing.T) {
 
 	p = start("second.log")
 	defer p.Stop()
+	restarted := time.Now()
 	want := map[string][]string{}
 	for i := gone; i < n; i++ {
 		gen := 0
@@ -317,6 +330,7 @@ func (s *suite) testKillMidSync(t *testing.T) {
 	eventually(t, "converged with no duplicates and no orphans", func() error {
 		return s.inAll(func(c *harness.Cluster) error { return s.checkExactly(c, ns, "cluster-1", want) })
 	})
+	t.Logf("converged %v after the restart", time.Since(restarted).Round(100*time.Millisecond))
 }
 
 // checkExactly checks that the syncer's objects in namespace ns of c are exactly the imports

@@ -268,6 +268,16 @@ func (p *Process) WaitReady(ctx context.Context) error {
 	}
 }
 
+// LogTail returns the last lines of the process's log.
+func (p *Process) LogTail(lines int) string {
+	data, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
+
 // Scrape reads the process's metrics.
 func (p *Process) Scrape() (map[string]*dto.MetricFamily, error) {
 	client := http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
