@@ -79,7 +79,7 @@ func (c *Clusterset) localAddress(state request.Request) []dns.RR {
 		return nil
 	}
 	addr = addr.Unmap()
-	hdr := dns.RR_Header{Name: state.QName(), Class: dns.ClassINET, Ttl: c.ttl}
+	hdr := dns.RR_Header{Name: state.Name(), Class: dns.ClassINET, Ttl: c.ttl}
 	switch {
 	case state.QType() == dns.TypeA && addr.Is4():
 		hdr.Rrtype = dns.TypeA

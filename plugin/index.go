@@ -2,6 +2,7 @@ package clusterset
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -115,8 +116,11 @@ func (z *zoneBuilder) addApex(serial uint32) []dns.RR {
 
 func (z *zoneBuilder) addService(svc *service) {
 	nsName := svc.namespace + ".svc." + z.zone
-	z.node(nsName)
 	svcName := svc.name + "." + nsName
+	if !fits(svcName) {
+		return
+	}
+	z.node(nsName)
 	if svc.headless {
 		z.addHeadless(svcName, svc.endpoints)
 		return
@@ -128,8 +132,11 @@ func (z *zoneBuilder) addService(svc *service) {
 	}
 	extra := append(append([]dns.RR(nil), n.a...), n.aaaa...)
 	for _, p := range svc.ports {
-		owner := z.srvOwner(svcName, p)
-		srv := z.node(owner)
+		owner := srvOwner(svcName, p)
+		if !fits(owner) {
+			continue
+		}
+		srv := z.srvNode(owner)
 		srv.srv = append(srv.srv, &dns.SRV{Hdr: z.hdr(owner, dns.TypeSRV), Weight: 100, Port: p.port, Target: svcName})
 		srv.srvExtra = extra
 	}
@@ -155,19 +162,19 @@ func (z *zoneBuilder) addHeadless(svcName string, eps []endpoint) {
 			seenAddr[ep.addr] = struct{}{}
 			z.addAddrs(n, svcName, []netip.Addr{ep.addr})
 		}
-		if ep.cluster == "" {
-			continue // no per-endpoint name without a cluster ID, hence no SRV target either
-		}
 		target := ep.hostname + "." + ep.cluster + "." + svcName
+		if ep.cluster == "" || !fits(target) {
+			continue // no per-endpoint name, hence no SRV target either
+		}
 		z.addAddrs(z.node(target), target, []netip.Addr{ep.addr})
 		for _, p := range ep.ports {
-			owner := z.srvOwner(svcName, p)
+			owner := srvOwner(svcName, p)
 			key := srvKey{owner, target, p.port}
-			if _, dup := seenSRV[key]; dup {
+			if _, dup := seenSRV[key]; dup || !fits(owner) {
 				continue
 			}
 			seenSRV[key] = struct{}{}
-			srv := z.node(owner)
+			srv := z.srvNode(owner)
 			if len(srv.srv) == 0 {
 				srvNodes = append(srvNodes, srv)
 			}
@@ -192,11 +199,18 @@ func (z *zoneBuilder) addHeadless(svcName string, eps []endpoint) {
 	}
 }
 
-// srvOwner is _<port>._<proto>.<svc>. Its parent _<proto>.<svc> exists as an empty non-terminal.
-func (z *zoneBuilder) srvOwner(svcName string, p port) string {
-	parent := "_" + p.proto + "." + svcName
-	z.node(parent)
-	return "_" + p.name + "." + parent
+// fits reports whether a fully qualified name of plain labels (no escapes) is within the
+// 255 octets a DNS name may have on the wire (one more than its text).
+func fits(name string) bool { return len(name) < 255 }
+
+// srvOwner is _<port>._<proto>.<svc>.
+func srvOwner(svcName string, p port) string { return "_" + p.name + "._" + p.proto + "." + svcName }
+
+// srvNode returns the node of an SRV owner name, adding its parent _<proto>.<svc> as an empty
+// non-terminal.
+func (z *zoneBuilder) srvNode(owner string) *node {
+	z.node(owner[strings.IndexByte(owner, '.')+1:])
+	return z.node(owner)
 }
 
 // addAddrs adds an A or AAAA record per address to n, whose name is owner.
