@@ -19,6 +19,7 @@ tools: ## Build the pinned control-plane binaries and linters into bin/ (cached;
 	@test/tools/build.sh
 
 build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile and bin/localenv.
+	@echo "build: compiling our binaries (a cold CoreDNS build takes ~2 min on 2 cores; seconds once cached)"
 	go build -o $(BIN)/coredns ./build/coredns
 	go build -o $(BIN)/clusterset-syncer ./build/syncer
 	go build -o $(BIN)/clusterset-corefile ./build/corefile
