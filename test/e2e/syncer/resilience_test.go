@@ -102,7 +102,11 @@ func (s *suite) testResyncMakesNoWrites(t *testing.T) {
 		before[id] = sy.Writes()
 		startReconciles[id] = sy.Reconciles()
 	}
-	eventually(t, "two resyncs of every key", func() error {
+	resyncStart := time.Now()
+	eventually(t, "two resync periods", func() error {
+		if since := time.Since(resyncStart); since < 2*resync {
+			return fmt.Errorf("%v since the start", since)
+		}
 		for id, sy := range s.syncers {
 			if n := sy.Reconciles() - startReconciles[id]; n < uint64(2*len(keys)) {
 				return fmt.Errorf("syncer in %s: %d reconciles since, want %d", id, n, 2*len(keys))
