@@ -9,6 +9,7 @@ package clusterset
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
@@ -36,7 +37,7 @@ type Clusterset struct {
 func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	qname := state.Name()
-	zone := plugin.Zones(c.Zones).Matches(qname)
+	zone := c.zoneOf(qname)
 	if zone == "" {
 		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 	}
@@ -69,6 +70,22 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
+}
+
+// zoneOf returns the longest of the plugin's zones that holds qname, or "". It is
+// plugin.Zones.Matches without its allocations: both names are lowercase and fully qualified.
+func (c *Clusterset) zoneOf(qname string) string {
+	if strings.IndexByte(qname, '\\') >= 0 {
+		return plugin.Zones(c.Zones).Matches(qname) // escaped dots: let miekg/dns split the labels
+	}
+	zone := ""
+	for _, z := range c.Zones {
+		if len(z) > len(zone) && strings.HasSuffix(qname, z) &&
+			(len(qname) == len(z) || z == "." || qname[len(qname)-len(z)-1] == '.') {
+			zone = z
+		}
+	}
+	return zone
 }
 
 // localAddress answers ns.dns.<zone> with the server address the query arrived on, if it is of

@@ -130,3 +130,29 @@ func TestNamedPort(t *testing.T) {
 		}
 	}
 }
+
+func TestZoneOf(t *testing.T) {
+	cs := &Clusterset{Zones: []string{"clusterset.local.", "a.clusterset.local.", "example."}}
+	tests := map[string]string{
+		"clusterset.local.":                "clusterset.local.",
+		"web.ns.svc.clusterset.local.":     "clusterset.local.",
+		"x.a.clusterset.local.":            "a.clusterset.local.",
+		"a.clusterset.local.":              "a.clusterset.local.",
+		"xclusterset.local.":               "",
+		"local.":                           "",
+		"example.":                         "example.",
+		"org.":                             "",
+		`a\.clusterset.local.`:             "",
+		`x.a\.b.clusterset.local.`:         "clusterset.local.",
+		"web.ns.svc.clusterset.local.com.": "",
+	}
+	for qname, want := range tests {
+		if got := cs.zoneOf(qname); got != want {
+			t.Errorf("zoneOf(%q) = %q, want %q", qname, got, want)
+		}
+	}
+	root := &Clusterset{Zones: []string{"."}}
+	if got := root.zoneOf("anything.example."); got != "." {
+		t.Errorf("root zone: got %q", got)
+	}
+}

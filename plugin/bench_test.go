@@ -1,0 +1,73 @@
+package clusterset
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+)
+
+// benchObjects is the dnsbench data set: n imports, every other one headless with 10 ready
+// endpoints (5 per cluster), the others ClusterSetIP.
+func benchObjects(n int) ([]*mcs.ServiceImport, []*discovery.EndpointSlice) {
+	var imports []*mcs.ServiceImport
+	var sl []*discovery.EndpointSlice
+	ports := []discovery.EndpointPort{slicePort("http", corev1.ProtocolTCP, 80)}
+	for i := range n {
+		name := fmt.Sprintf("svc-%d", i)
+		if i%2 == 0 {
+			imports = append(imports, clusterSetIP("bench", name, []string{fmt.Sprintf("10.96.%d.%d", i/250, i%250+1)}, importPort("http", corev1.ProtocolTCP, 80)))
+			continue
+		}
+		imports = append(imports, headless("bench", name, importPort("http", corev1.ProtocolTCP, 80)))
+		for c := range 2 {
+			var eps []discovery.Endpoint
+			for e := range 5 {
+				eps = append(eps, ep(ready, fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.%d.%d.%d", 100+c, i/50, (i%50)*5+e+1)))
+			}
+			sl = append(sl, mcsSlice("bench", fmt.Sprintf("%s-c%d", name, c), name, fmt.Sprintf("cluster-%d", c+1), discovery.AddressTypeIPv4, ports, eps...))
+		}
+	}
+	return imports, sl
+}
+
+func BenchmarkServeDNS(b *testing.B) {
+	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+	cs.rebuild(benchObjects(1000))
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"svc-0.bench.svc.clusterset.local.", dns.TypeA},
+		{"svc-1.bench.svc.clusterset.local.", dns.TypeA},
+		{"pod-0.cluster-1.svc-1.bench.svc.clusterset.local.", dns.TypeA},
+		{"_http._tcp.svc-1.bench.svc.clusterset.local.", dns.TypeSRV},
+		{"nope.bench.svc.clusterset.local.", dns.TypeA},
+	} {
+		b.Run(dns.TypeToString[q.qtype]+" "+q.name, func(b *testing.B) {
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qtype)
+			w := &test.ResponseWriter{}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				cs.ServeDNS(ctx, w, m)
+			}
+		})
+	}
+}
+
+func BenchmarkRebuild(b *testing.B) {
+	imports, sl := benchObjects(1000)
+	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+	b.ReportAllocs()
+	for b.Loop() {
+		cs.rebuild(imports, sl)
+	}
+}
