@@ -86,8 +86,8 @@ func TestRealAPIServer(t *testing.T) {
 		{"cluster-1." + db, dns.TypeA}:          "NXDOMAIN SOA",
 		{"_pg._tcp." + db, dns.TypeSRV}: "NOERROR SRV 0 33 5432 10-0-1-2.cluster-1." + db + " SRV 0 33 5432 db-0.cluster-1." + db +
 			" SRV 0 33 5432 db-0.cluster-2." + db + " | A 10.0.1.1 A 10.0.1.2 A 10.0.2.1",
-		{"mcs-test.svc.clusterset.local.", dns.TypeA}: "NOERROR SOA",
-		{"nope.svc.clusterset.local.", dns.TypeA}:     "NXDOMAIN SOA",
+		{"mcs-test.svc.clusterset.local.", dns.TypeA}:  "NOERROR SOA",
+		{"nope.svc.clusterset.local.", dns.TypeA}:      "NXDOMAIN SOA",
 		{"dns-version.clusterset.local.", dns.TypeTXT}: `NOERROR TXT "1.0.0"`,
 		{"clusterset.local.", dns.TypeSOA}:             "NOERROR SOA",
 	}
