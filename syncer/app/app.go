@@ -194,7 +194,7 @@ func Run(ctx context.Context, o Options) error {
 		s.ctrl.EnqueueMember(memberID)
 	})
 	s.ctrl = controller.New(controller.Options{
-		Workers: o.Workers, MaxEndpointsPerSlice: o.MaxEndpointsPerSlice,
+		Workers: o.Workers, MaxEndpointsPerSlice: o.MaxEndpointsPerSlice, ResyncPeriod: o.ResyncPeriod,
 		SyncTimeout: o.MemberTTL, Stale: s.tracker.Stale, Metrics: m,
 	})
 
@@ -376,11 +376,11 @@ func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto boo
 	}
 	s.admitted[id] = true
 	s.mu.Unlock()
-	src := source.New(id, cl.kube, cl.mcs, s.opts.ResyncPeriod, s.ctrl.Enqueue)
+	src := source.New(id, cl.kube, cl.mcs, s.ctrl.Enqueue)
 	src.Run(ctx)
 	s.ctrl.AddMember(ctx, src, writeInto)
 	if writeInto {
-		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.opts.ResyncPeriod, s.ctrl.Enqueue, s.ctrl.EnqueueNamespace)
+		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl.Enqueue, s.ctrl.EnqueueNamespace)
 		t.Run(ctx)
 		s.ctrl.AddTarget(ctx, t)
 	}

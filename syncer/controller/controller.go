@@ -40,6 +40,9 @@ type Options struct {
 	Workers int
 	// MaxEndpointsPerSlice caps mirrored slices (at most 1000).
 	MaxEndpointsPerSlice int
+	// ResyncPeriod: every key is reconciled again at this period (0: never), which repairs
+	// anything a missed event left behind and, on unchanged state, writes nothing.
+	ResyncPeriod time.Duration
 	// SyncTimeout bounds how long Run waits for the caches of the members and targets added
 	// before it; one still unsynced then joins once it syncs.
 	SyncTimeout time.Duration
@@ -180,6 +183,20 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.started = true
 	c.mu.Unlock()
 	c.EnqueueAll()
+	if c.opts.ResyncPeriod > 0 {
+		go func() {
+			tick := time.NewTicker(c.opts.ResyncPeriod)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					c.EnqueueAll()
+				}
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for range max(c.opts.Workers, 1) {
 		wg.Go(func() { wait.UntilWithContext(ctx, c.work, time.Second) })

@@ -5,7 +5,6 @@ package informers
 
 import (
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -43,8 +42,6 @@ func ServiceIndex(label string) cache.Indexers {
 type Config struct {
 	// Selector is a label selector, evaluated by the apiserver.
 	Selector string
-	// Resync re-delivers every cached object to the handlers at this period (0: never).
-	Resync   time.Duration
 	Indexers cache.Indexers
 }
 
@@ -117,7 +114,7 @@ func newInformer(client any, example runtime.Object, c Config,
 		},
 	}
 	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), example,
-		cache.SharedIndexInformerOptions{ResyncPeriod: c.Resync, Indexers: c.Indexers})
+		cache.SharedIndexInformerOptions{Indexers: c.Indexers})
 	// SetTransform fails only once the informer has started.
 	_ = inf.SetTransform(Trim)
 	return inf

@@ -158,32 +158,39 @@ func (s *Store[T]) Deleted(obj T) {
 }
 
 // Observe is called from the informer's event handlers. It drops own writes the informer has
-// caught up with, which keeps the overlay small.
-func (s *Store[T]) Observe(obj any, deleted bool) {
+// caught up with, which keeps the overlay small, and reports whether the event is the echo of
+// an own write (same object at the same resourceVersion, or the deletion the syncer made),
+// which the caller need not react to.
+func (s *Store[T]) Observe(obj any, deleted bool) (own bool) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj, deleted = d.Obj, true
 	}
 	key, err := cache.MetaNamespaceKeyFunc(obj)
 	if err != nil {
-		return
+		return false
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
-		return
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.entries[key]
 	if !ok {
-		return
+		return false
 	}
 	rv, _ := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
 	switch {
-	case deleted && (e.uid == m.GetUID() || rv >= e.rv):
+	case deleted && e.uid == m.GetUID():
+		delete(s.entries, key)
+		return e.deleted
+	case deleted && rv >= e.rv:
 		delete(s.entries, key)
 	case !deleted && !e.deleted && rv >= e.rv:
 		delete(s.entries, key)
+		return rv == e.rv
 	}
+	return false
 }
 
 // Len is the number of own writes not yet seen by the informer.

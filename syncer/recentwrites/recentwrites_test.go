@@ -96,23 +96,28 @@ func TestByIndexIncludesOwnCreatesAndHidesOwnDeletes(t *testing.T) {
 	}
 }
 
-func TestObserveDropsCaughtUpWrites(t *testing.T) {
-	s, indexer, _ := newStore()
+func TestObserve(t *testing.T) {
+	s, _, _ := newStore()
 	created := svc("a", "u1", "5", "x")
 	s.Wrote(created)
-	s.Observe(svc("a", "u1", "4", "x"), false) // an older event: keep the write
-	if s.Len() != 1 {
-		t.Fatalf("an older event dropped the own write")
+	if own := s.Observe(svc("a", "u1", "4", "x"), false); own || s.Len() != 1 {
+		t.Fatalf("an older event: own=%v, %d entries; want false, 1", own, s.Len())
 	}
-	_ = indexer.Add(created)
-	s.Observe(created, false)
-	if s.Len() != 0 {
-		t.Errorf("the event of the own write did not drop it")
+	if own := s.Observe(created, false); !own || s.Len() != 0 {
+		t.Errorf("the echo of the own write: own=%v, %d entries; want true, 0", own, s.Len())
+	}
+
+	s.Wrote(svc("a", "u1", "7", "x"))
+	if own := s.Observe(svc("a", "u1", "8", "x"), false); own || s.Len() != 0 {
+		t.Errorf("someone else's newer update: own=%v, %d entries; want false, 0", own, s.Len())
 	}
 
 	s.Deleted(created)
-	s.Observe(cache.DeletedFinalStateUnknown{Key: "ns/a", Obj: created}, true)
-	if s.Len() != 0 {
-		t.Errorf("the delete event of the own delete did not drop it")
+	if own := s.Observe(cache.DeletedFinalStateUnknown{Key: "ns/a", Obj: created}, true); !own || s.Len() != 0 {
+		t.Errorf("the own delete: own=%v, %d entries; want true, 0", own, s.Len())
+	}
+	s.Wrote(created)
+	if own := s.Observe(created, true); own || s.Len() != 0 {
+		t.Errorf("someone deleting the own creation: own=%v, %d entries; want false, 0", own, s.Len())
 	}
 }

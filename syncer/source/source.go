@@ -6,7 +6,6 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,23 +39,28 @@ type Cluster struct {
 }
 
 // New builds the informers of one member. enqueue receives the "namespace/name" key of
-// every exported service whose sources change; resync re-delivers every cached object.
-func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, resync time.Duration, enqueue func(key string)) *Cluster {
+// every exported service whose sources change.
+func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue func(key string)) *Cluster {
 	c := &Cluster{
 		ID:      id,
 		Kube:    kube,
 		MCS:     mcs,
-		exports: informers.ServiceExports(mcs, informers.Config{Resync: resync}),
+		exports: informers.ServiceExports(mcs, informers.Config{}),
 		svcs:    informers.Services(kube, informers.Config{Selector: notDerivedService}),
 		slices: informers.EndpointSlices(kube, informers.Config{
 			Selector: notMirroredSlice, Indexers: informers.ServiceIndex(discoveryv1.LabelServiceName)}),
 	}
 	c.Exports = recentwrites.New[*mcsv1alpha1.ServiceExport](c.exports.GetIndexer(), time.Minute)
 	// Every export event matters; Service and slice events only for exported services.
+	onExport := func(obj any, deleted bool) {
+		if !c.Exports.Observe(obj, deleted) { // the syncer's own status writes change nothing
+			enqueueKey(obj, enqueue)
+		}
+	}
 	_, _ = c.exports.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.Exports.Observe(obj, false); enqueueKey(obj, enqueue) },
-		UpdateFunc: func(_, obj any) { c.Exports.Observe(obj, false); enqueueKey(obj, enqueue) },
-		DeleteFunc: func(obj any) { c.Exports.Observe(obj, true); enqueueKey(obj, enqueue) },
+		AddFunc:    func(obj any) { onExport(obj, false) },
+		UpdateFunc: func(_, obj any) { onExport(obj, false) },
+		DeleteFunc: func(obj any) { onExport(obj, true) },
 	})
 	ifExported := func(key string) {
 		if _, ok, _ := c.exports.GetIndexer().GetByKey(key); ok {
@@ -113,9 +117,6 @@ func (c *Cluster) Export(key string) (desired.ClusterExport, bool) {
 func (c *Cluster) ExportKeys() []string {
 	return c.exports.GetIndexer().ListKeys()
 }
-
-// String names the cluster in logs.
-func (c *Cluster) String() string { return fmt.Sprintf("member %s", c.ID) }
 
 func enqueueKey(obj any, enqueue func(string)) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {

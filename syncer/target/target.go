@@ -88,18 +88,18 @@ type Cluster struct {
 // New builds the informers of one target. enqueue receives the key of the exported service
 // an object of the syncer belongs to whenever that object changes, and enqueueNamespace the
 // name of every namespace that appears (imports skipped for its absence can now be written).
-func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metrics.Metrics, resync time.Duration,
+func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metrics.Metrics,
 	enqueue func(key string), enqueueNamespace func(namespace string)) *Cluster {
 	c := &Cluster{
 		ID:      id,
 		kube:    kube,
 		mcs:     mcs,
 		metrics: m,
-		svcs: informers.Services(kube, informers.Config{Selector: managedService, Resync: resync,
+		svcs: informers.Services(kube, informers.Config{Selector: managedService,
 			Indexers: informers.ServiceIndex(mcsv1alpha1.LabelServiceName)}),
 		// All ServiceImports, not only ours: an import someone else owns is a clash to report.
-		imports: informers.ServiceImports(mcs, informers.Config{Resync: resync}),
-		slices: informers.EndpointSlices(kube, informers.Config{Selector: mirroredSlice, Resync: resync,
+		imports: informers.ServiceImports(mcs, informers.Config{}),
+		slices: informers.EndpointSlices(kube, informers.Config{Selector: mirroredSlice,
 			Indexers: informers.ServiceIndex(mcsv1alpha1.LabelServiceName)}),
 		namespaces: informers.Namespaces(kube, informers.Config{}),
 	}
@@ -135,11 +135,18 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 	return c
 }
 
-func observe(inf cache.SharedIndexInformer, seen func(obj any, deleted bool), enqueue func(obj any)) {
+// observe feeds an informer's events to its overlay and enqueues the service of every change
+// that is not the echo of the syncer's own write.
+func observe(inf cache.SharedIndexInformer, seen func(obj any, deleted bool) (own bool), enqueue func(obj any)) {
+	on := func(obj any, deleted bool) {
+		if !seen(obj, deleted) {
+			enqueue(obj)
+		}
+	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { seen(obj, false); enqueue(obj) },
-		UpdateFunc: func(_, obj any) { seen(obj, false); enqueue(obj) },
-		DeleteFunc: func(obj any) { seen(obj, true); enqueue(obj) },
+		AddFunc:    func(obj any) { on(obj, false) },
+		UpdateFunc: func(_, obj any) { on(obj, false) },
+		DeleteFunc: func(obj any) { on(obj, true) },
 	})
 }
 
