@@ -1,0 +1,374 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/ktesting"
+	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+
+	"github.com/clusterset/clusterset/corefile"
+	"github.com/clusterset/clusterset/test/localenv"
+)
+
+// stepTimeout bounds one run of a guide step; the guide's own waits are at most 5 minutes.
+const stepTimeout = 6 * time.Minute
+
+// member is one localenv cluster with typed clients and its kubectl context.
+type member struct {
+	*localenv.Cluster
+	kube kubernetes.Interface
+	mcs  mcsclient.Interface
+}
+
+// TestDeploy runs on one localenv clusterset of two members, shared by its subtests:
+// a server-side dry-run apply of every kustomize base under deploy/, then the install guide
+// of deploy/README.md as written, then DNS answers through the clusterset plugin.
+func TestDeploy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real apiservers")
+	}
+	root := repoRoot(t)
+	kubectl := filepath.Join(binDir(t), "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Fatalf("%v: build the tools with `make tools` first", err)
+	}
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(),
+		ktesting.NewLogger(t, ktesting.NewConfig(ktesting.Verbosity(1)))))
+	env := localenv.StartT(t, localenv.Options{Clusters: 2})
+	t.Cleanup(cancel) // runs before localenv's Stop: stand-ins end while the apiservers are up
+	members := make([]*member, len(env.Clusters))
+	for i, c := range env.Clusters {
+		members[i] = newMember(t, c)
+	}
+	kubeconfig := writeContexts(t, env)
+
+	// localenv clusters have no DNS: install CoreDNS as kubeadm does, and remember its
+	// Deployment and Corefile to compare with after the guide.
+	kubeadmCoreDNS := filepath.Join(root, "test", "e2e", "deploy", "testdata", "kubeadm-coredns.yaml")
+	before := map[string]*appsv1.Deployment{}
+	for _, m := range members {
+		runKubectl(t, kubectl, m.Kubeconfig, "create", "-f", kubeadmCoreDNS)
+		d, err := m.kube.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[m.ID] = d
+	}
+
+	startStandIns(ctx, t, members, syncerDeployment(t, kubectl, filepath.Join(root, "deploy", "syncer")))
+
+	t.Run("dry-run", func(t *testing.T) { testDryRunEveryBase(t, kubectl, root, members[0]) })
+	vars := map[string]func(m *member) string{
+		"CONTEXT":       func(m *member) string { return m.ID },
+		"CLUSTER_ID":    func(m *member) string { return m.ID },
+		"CLUSTERSET_ID": func(*member) string { return "clusterset-1" }, // localenv's default
+		"IMAGE_REPO":    func(*member) string { return "images.invalid/clusterset" },
+		"VERSION":       func(*member) string { return "v0.0.0-test" },
+	}
+	if !t.Run("guide", func(t *testing.T) { testGuide(t, kubectl, root, kubeconfig, members, vars) }) {
+		return
+	}
+	t.Run("coredns", func(t *testing.T) {
+		wantImage := vars["IMAGE_REPO"](nil) + "/coredns:" + vars["VERSION"](nil)
+		for _, m := range members {
+			checkCoreDNSSwap(ctx, t, m, before[m.ID], wantImage)
+		}
+	})
+	t.Run("resolve", func(t *testing.T) {
+		for _, m := range members {
+			checkResolves(ctx, t, m, "demo", "web")
+		}
+	})
+}
+
+func newMember(t *testing.T, c *localenv.Cluster) *member {
+	kube, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcs, err := mcsclient.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &member{Cluster: c, kube: kube, mcs: mcs}
+}
+
+// writeContexts writes one kubeconfig with a context per member, named by its ID, as an admin
+// with several clusters has.
+func writeContexts(t *testing.T, env *localenv.Env) string {
+	cfg := clientcmdapi.NewConfig()
+	for _, c := range env.Clusters {
+		one, err := clientcmd.LoadFromFile(c.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := one.Contexts[one.CurrentContext]
+		cfg.Clusters[c.ID] = one.Clusters[ctx.Cluster]
+		cfg.AuthInfos["admin@"+c.ID] = one.AuthInfos[ctx.AuthInfo]
+		cfg.Contexts[c.ID] = &clientcmdapi.Context{Cluster: c.ID, AuthInfo: "admin@" + c.ID}
+	}
+	cfg.CurrentContext = env.Clusters[0].ID
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testDryRunEveryBase applies every kustomize base under deploy/ with a server-side dry run.
+// The namespaces a base declares are created for real first: a dry run creates nothing, so
+// the base's namespaced objects would otherwise be refused for a missing namespace.
+func testDryRunEveryBase(t *testing.T, kubectl, root string, m *member) {
+	deployDir := filepath.Join(root, "deploy")
+	bases, err := kustomizeBases(os.DirFS(deployDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bases) == 0 {
+		t.Fatalf("no kustomization under %s", deployDir)
+	}
+	for _, base := range bases {
+		t.Run(base, func(t *testing.T) {
+			dir := filepath.Join(deployDir, base)
+			rendered := runKubectl(t, kubectl, m.Kubeconfig, "kustomize", dir)
+			namespaces, err := namespacesDeclared(rendered)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ns := range namespaces {
+				_, err := m.kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+				if err != nil && !apierrors.IsAlreadyExists(err) {
+					t.Fatal(err)
+				}
+			}
+			out := runKubectl(t, kubectl, m.Kubeconfig, "apply", "--dry-run=server", "-k", dir)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			for _, line := range lines {
+				if !strings.HasSuffix(line, "(server dry run)") {
+					t.Errorf("not a dry-run result: %q", line)
+				}
+			}
+			t.Logf("%d objects:\n%s", len(lines), out)
+		})
+	}
+}
+
+// namespacesDeclared lists the Namespace objects of a multi-document YAML stream.
+func namespacesDeclared(manifests []byte) ([]string, error) {
+	objs, err := decodeAll(manifests)
+	var names []string
+	for _, obj := range objs {
+		if obj.GetAPIVersion() == "v1" && obj.GetKind() == "Namespace" {
+			names = append(names, obj.GetName())
+		}
+	}
+	return names, err
+}
+
+// decodeAll decodes a multi-document YAML stream.
+func decodeAll(manifests []byte) ([]*unstructured.Unstructured, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		err := dec.Decode(&obj.Object)
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return objs, err
+		}
+		if obj.Object != nil {
+			objs = append(objs, obj)
+		}
+	}
+}
+
+// testGuide runs the guide's steps in order with bash, from a copy of deploy/, with bin/kubectl
+// and a freshly built clusterset-corefile first on the PATH. A step "in every cluster" runs
+// once per member with that member's variables; other steps run once, for the first member.
+func testGuide(t *testing.T, kubectl, root, kubeconfig string, members []*member, vars map[string]func(*member) string) {
+	readme, err := os.ReadFile(readmePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := parseGuide(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named []string
+	for _, v := range g.variables {
+		named = append(named, v.name)
+	}
+	if supplied := slices.Sorted(maps.Keys(vars)); !slices.Equal(slices.Sorted(slices.Values(named)), supplied) {
+		t.Fatalf("the guide's variables are %q; the test supplies %q", named, supplied)
+	}
+
+	work := t.TempDir()
+	if err := os.CopyFS(filepath.Join(work, "deploy"), os.DirFS(filepath.Join(root, "deploy"))); err != nil {
+		t.Fatal(err)
+	}
+	tools := t.TempDir()
+	if err := os.Symlink(kubectl, filepath.Join(tools, "kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(tools, "clusterset-corefile"), "./build/corefile")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building clusterset-corefile: %v\n%s", err, out)
+	}
+	baseEnv := append(os.Environ(),
+		"PATH="+tools+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"KUBECONFIG="+kubeconfig,
+		"HOME="+t.TempDir(), // kubectl's discovery cache
+	)
+
+	for _, s := range g.steps {
+		runFor := members[:1]
+		if s.perCluster {
+			runFor = members
+		}
+		for _, m := range runFor {
+			env := slices.Clone(baseEnv)
+			for _, name := range named {
+				env = append(env, name+"="+vars[name](m))
+			}
+			if !t.Run(s.heading+"/"+m.ID, func(t *testing.T) { runStep(t, work, env, s.script) }) {
+				t.Fatalf("the guide stops at step %q in %s", s.heading, m.ID)
+			}
+		}
+	}
+}
+
+func runStep(t *testing.T, dir string, env []string, script string) {
+	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	t.Logf("$ %s\n%s", strings.ReplaceAll(strings.TrimSpace(script), "\n", "\n$ "), out)
+	if err != nil {
+		t.Fatalf("step failed: %v", err)
+	}
+}
+
+// runKubectl runs kubectl, with a kubeconfig unless it is empty, and returns its standard
+// output; it fails the test on an error, with kubectl's standard error.
+func runKubectl(t *testing.T, kubectl, kubeconfig string, args ...string) []byte {
+	t.Helper()
+	if kubeconfig != "" {
+		args = append([]string{"--kubeconfig", kubeconfig}, args...)
+	}
+	cmd := exec.Command(kubectl, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// checkCoreDNSSwap checks that the guide changed the coredns Deployment's image and nothing
+// else, and added the clusterset zone to the Corefile by the default patch.
+func checkCoreDNSSwap(ctx context.Context, t *testing.T, m *member, before *appsv1.Deployment, wantImage string) {
+	after, err := m.kube.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.Spec.Template.Spec.Containers[0].Image; got != wantImage {
+		t.Errorf("%s: coredns image %q, want %q", m.ID, got, wantImage)
+	}
+	afterSpec := after.Spec.DeepCopy()
+	afterSpec.Template.Spec.Containers[0].Image = before.Spec.Template.Spec.Containers[0].Image
+	if diff := jsonDiff(before.Spec, *afterSpec); diff != "" {
+		t.Errorf("%s: the swap changed more than the image:\n%s", m.ID, diff)
+	}
+
+	stock, err := os.ReadFile(filepath.Join("testdata", "kubeadm-coredns.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stockCorefile, err := corefileOf(stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := corefile.Patch([]byte(stockCorefile), corefile.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := m.kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.Data[corefile.DefaultConfigMapKey]; got != string(want) {
+		t.Errorf("%s: Corefile after the guide:\n%s\nwant the stock one patched:\n%s", m.ID, got, want)
+	}
+}
+
+// corefileOf returns the Corefile of the coredns ConfigMap in a YAML stream.
+func corefileOf(manifests []byte) (string, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
+	for {
+		var cm corev1.ConfigMap
+		if err := dec.Decode(&cm); err != nil {
+			return "", fmt.Errorf("no coredns ConfigMap: %w", err)
+		}
+		if cm.Kind == "ConfigMap" && cm.Name == "coredns" {
+			return cm.Data[corefile.DefaultConfigMapKey], nil
+		}
+	}
+}
+
+// jsonDiff lists the lines of a's and b's indented JSON found in only one of them, or returns
+// "" when they are equal.
+func jsonDiff(a, b any) string {
+	ja, errA := json.MarshalIndent(a, "", "  ")
+	jb, errB := json.MarshalIndent(b, "", "  ")
+	if err := errors.Join(errA, errB); err != nil {
+		return err.Error()
+	}
+	if bytes.Equal(ja, jb) {
+		return ""
+	}
+	la, lb := strings.Split(string(ja), "\n"), strings.Split(string(jb), "\n")
+	var diff strings.Builder
+	for _, l := range la {
+		if !slices.Contains(lb, l) {
+			diff.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range lb {
+		if !slices.Contains(la, l) {
+			diff.WriteString("+ " + l + "\n")
+		}
+	}
+	if diff.Len() == 0 { // the same lines, moved
+		return "- " + string(ja) + "\n+ " + string(jb)
+	}
+	return diff.String()
+}
