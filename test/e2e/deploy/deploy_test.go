@@ -78,7 +78,8 @@ func TestDeploy(t *testing.T) {
 		before[m.ID] = d
 	}
 
-	startStandIns(ctx, t, members, syncerDeployment(t, kubectl, filepath.Join(root, "deploy", "syncer")))
+	syncer := syncerDeployment(t, kubectl, filepath.Join(root, "deploy", "syncer"))
+	startStandIns(ctx, t, members, syncer)
 
 	t.Run("dry-run", func(t *testing.T) { testDryRunEveryBase(t, kubectl, root, members[0]) })
 	vars := map[string]func(m *member) string{
@@ -91,10 +92,22 @@ func TestDeploy(t *testing.T) {
 	if !t.Run("guide", func(t *testing.T) { testGuide(t, kubectl, root, kubeconfig, members, vars) }) {
 		return
 	}
+	// The guide's overlays name the images from IMAGE_REPO and VERSION.
+	image := func(name string) string { return vars["IMAGE_REPO"](nil) + "/" + name + ":" + vars["VERSION"](nil) }
 	t.Run("coredns", func(t *testing.T) {
-		wantImage := vars["IMAGE_REPO"](nil) + "/coredns:" + vars["VERSION"](nil)
 		for _, m := range members {
-			checkCoreDNSSwap(ctx, t, m, before[m.ID], wantImage)
+			checkCoreDNSSwap(ctx, t, m, before[m.ID], image("coredns"))
+		}
+	})
+	t.Run("syncer-image", func(t *testing.T) {
+		for _, m := range members {
+			d, err := m.kube.AppsV1().Deployments(syncer.namespace).Get(ctx, syncer.name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := d.Spec.Template.Spec.Containers[0].Image, image("clusterset-syncer"); got != want {
+				t.Errorf("%s: syncer image %q, want %q", m.ID, got, want)
+			}
 		}
 	})
 	t.Run("resolve", func(t *testing.T) {
