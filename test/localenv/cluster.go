@@ -114,7 +114,7 @@ func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	if err := c.apiserver.Start(); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, c.apiserver, c.Server+"/readyz", c.env.token, 60*time.Second); err != nil {
+	if err := proc.WaitHTTP(ctx, c.apiserver, c.Server+"/readyz", c.env.token, 60*time.Second); err != nil {
 		return err
 	}
 	c.env.logf("%s: kube-apiserver ready at %s (pid %d)", c.ID, c.Server, c.apiserver.PID())

@@ -293,7 +293,7 @@ func (e *Env) startEtcd(ctx context.Context, clientPort, peerPort int) error {
 	if err := e.etcd.Start(); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, e.etcd, e.etcdURL+"/health", "", 30*time.Second); err != nil {
+	if err := proc.WaitHTTP(ctx, e.etcd, e.etcdURL+"/health", "", 30*time.Second); err != nil {
 		return err
 	}
 	e.logf("etcd ready at %s (pid %d)", e.etcdURL, e.etcd.PID())

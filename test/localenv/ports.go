@@ -3,28 +3,9 @@ package localenv
 import (
 	"fmt"
 	"net"
-)
 
-// freePorts asks the kernel for n distinct free TCP ports on 127.0.0.1. The
-// listeners are held until all are chosen so that no port is handed out twice.
-func freePorts(n int) ([]int, error) {
-	listeners := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+	"github.com/clusterset/clusterset/test/proc"
+)
 
 // checkPortsFree fails with a clear message when a requested port is taken,
 // before anything is started.
@@ -46,7 +27,7 @@ func portPlan(base, clusters int) (etcdClient, etcdPeer int, apiservers []int, e
 	n := 2 + clusters
 	var ports []int
 	if base == 0 {
-		ports, err = freePorts(n)
+		ports, err = proc.FreePorts("127.0.0.1", n)
 	} else {
 		if base < 1024 || base+n > 65535 {
 			return 0, 0, nil, fmt.Errorf("--base-port %d: the %d ports from it must lie within 1024-65535", base, n)

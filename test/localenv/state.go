@@ -2,12 +2,9 @@ package localenv
 
 import (
 	"bytes"
-	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -102,40 +99,6 @@ func Down(dir string) ([]Process, error) {
 		errs = append(errs, os.RemoveAll(p))
 	}
 	return stopped, errors.Join(errs...)
-}
-
-// waitHTTP polls url until it answers 200, the process exits, or the timeout.
-func waitHTTP(ctx context.Context, p *proc.Process, url, token string, timeout time.Duration) error {
-	client := &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{
-			Proxy: nil,
-			// Only a readiness probe of a server we just started on 127.0.0.1;
-			// its self-signed certificate is trusted by the kubeconfig after.
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
-		},
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.Done():
-			return p.ExitError()
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s after %s; last log lines:\n%s", p.Name, url, timeout, proc.Tail(p.LogPath, 15))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
