@@ -29,9 +29,26 @@ type dataset struct {
 	services            int
 	clusters            int
 	endpointsPerCluster int
+	names               []string // service names, see newDataset
 }
 
-func (d dataset) serviceName(i int) string { return fmt.Sprintf("svc-%d", i) }
+// newDataset picks the service names svc-0, svc-1, ... but skips a name whose derived Service
+// name (decimal Adler-32 of the name) is already taken: Adler-32 maps svc-120 and svc-201, and
+// many such pairs, to the same value.
+func newDataset(services, clusters, endpointsPerCluster int) dataset {
+	d := dataset{services: services, clusters: clusters, endpointsPerCluster: endpointsPerCluster}
+	taken := map[string]bool{}
+	for i := 0; len(d.names) < services; i++ {
+		name := fmt.Sprintf("svc-%d", i)
+		if derived := desired.DerivedServiceName(name); !taken[derived] {
+			taken[derived] = true
+			d.names = append(d.names, name)
+		}
+	}
+	return d
+}
+
+func (d dataset) serviceName(i int) string { return d.names[i] }
 func (d dataset) headless(i int) bool      { return i%2 == 1 }
 func (d dataset) clusterID(c int) string   { return fmt.Sprintf("cluster-%d", c+1) }
 

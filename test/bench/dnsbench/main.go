@@ -59,7 +59,7 @@ func main() {
 		}
 		return
 	}
-	d := dataset{services: *services, clusters: *clusters, endpointsPerCluster: *endpoints}
+	d := newDataset(*services, *clusters, *endpoints)
 	cfg := runConfig{rounds: *rounds, duration: *duration, clients: *clients, outstanding: *outstanding, settle: *settle, coredns: *coredns, verbose: *verbose}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,6 +1,7 @@
 package main
 
 import (
+
 	"maps"
 	"testing"
 	"time"
