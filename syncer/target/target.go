@@ -129,7 +129,7 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
-	_ = mcsv1alpha1.AddToScheme(scheme)
+	_ = mcsv1alpha1.Install(scheme)
 	c.events = record.NewBroadcaster()
 	c.recorder = c.events.NewRecorder(scheme, corev1.EventSource{Component: desired.ManagerName})
 	return c
