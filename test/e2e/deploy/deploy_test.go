@@ -89,7 +89,8 @@ func TestDeploy(t *testing.T) {
 		"IMAGE_REPO":    func(*member) string { return "images.invalid/clusterset" },
 		"VERSION":       func(*member) string { return "v0.0.0-test" },
 	}
-	if !t.Run("guide", func(t *testing.T) { testGuide(t, kubectl, root, kubeconfig, members, vars) }) {
+	guide := newGuideRunner(t, kubectl, root, kubeconfig, vars)
+	if !t.Run("guide", func(t *testing.T) { guide.runAll(t, members) }) {
 		return
 	}
 	// The guide's overlays name the images from IMAGE_REPO and VERSION.
@@ -113,6 +114,33 @@ func TestDeploy(t *testing.T) {
 	t.Run("resolve", func(t *testing.T) {
 		for _, m := range members {
 			checkResolves(ctx, t, m, "demo", "web")
+		}
+	})
+	// An installer puts its CoreDNS image back; the guide says to repeat its CoreDNS step,
+	// which swaps the image again, keeps the first backup and leaves the Corefile alone.
+	t.Run("coredns-step-again", func(t *testing.T) {
+		m := members[0]
+		stock := before[m.ID].Spec.Template.Spec.Containers[0].Image
+		runKubectl(t, kubectl, m.Kubeconfig, "-n", metav1.NamespaceSystem, "set", "image", "deployment/coredns", "coredns="+stock)
+		cm, err := m.kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		guide.run(t, guide.step(t, "CoreDNS"), m)
+		checkCoreDNSSwap(ctx, t, m, before[m.ID], image("coredns"))
+		again, err := m.kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.ResourceVersion != cm.ResourceVersion {
+			t.Errorf("the repeated patch wrote the ConfigMap (resourceVersion %s, then %s)", cm.ResourceVersion, again.ResourceVersion)
+		}
+		backups, err := filepath.Glob(filepath.Join(guide.dir, "*", m.ID+".coredns-image"))
+		if err != nil || len(backups) != 1 {
+			t.Fatalf("want one backup of the coredns image, found %q (%v)", backups, err)
+		}
+		if saved, err := os.ReadFile(backups[0]); err != nil || strings.TrimSpace(string(saved)) != stock {
+			t.Errorf("%s holds %q (%v), want the stock image %q", backups[0], saved, err, stock)
 		}
 	})
 }
@@ -220,10 +248,17 @@ func decodeAll(manifests []byte) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-// testGuide runs the guide's steps in order with bash, from a copy of deploy/, with bin/kubectl
-// and a freshly built clusterset-corefile first on the PATH. A step "in every cluster" runs
-// once per member with that member's variables; other steps run once, for the first member.
-func testGuide(t *testing.T, kubectl, root, kubeconfig string, members []*member, vars map[string]func(*member) string) {
+// guideRunner runs the guide's steps with bash, from a copy of deploy/, with bin/kubectl and a
+// freshly built clusterset-corefile first on the PATH, and a member's values of the guide's
+// variables.
+type guideRunner struct {
+	guide guide
+	dir   string   // the working directory: the admin's checkout
+	env   []string // the environment without the guide's variables
+	vars  map[string]func(*member) string
+}
+
+func newGuideRunner(t *testing.T, kubectl, root, kubeconfig string, vars map[string]func(*member) string) *guideRunner {
 	readme, err := os.ReadFile(readmePath(t))
 	if err != nil {
 		t.Fatal(err)
@@ -240,8 +275,8 @@ func testGuide(t *testing.T, kubectl, root, kubeconfig string, members []*member
 		t.Fatalf("the guide's variables are %q; the test supplies %q", named, supplied)
 	}
 
-	work := t.TempDir()
-	if err := os.CopyFS(filepath.Join(work, "deploy"), os.DirFS(filepath.Join(root, "deploy"))); err != nil {
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "deploy"), os.DirFS(filepath.Join(root, "deploy"))); err != nil {
 		t.Fatal(err)
 	}
 	tools := t.TempDir()
@@ -253,37 +288,54 @@ func testGuide(t *testing.T, kubectl, root, kubeconfig string, members []*member
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building clusterset-corefile: %v\n%s", err, out)
 	}
-	baseEnv := append(os.Environ(),
+	env := append(os.Environ(),
 		"PATH="+tools+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KUBECONFIG="+kubeconfig,
 		"HOME="+t.TempDir(), // kubectl's discovery cache
 	)
+	return &guideRunner{guide: g, dir: dir, env: env, vars: vars}
+}
 
-	for _, s := range g.steps {
+// runAll runs the steps in order: a step "in every cluster" once per member, other steps once,
+// for the first member. It stops at the first step that fails.
+func (r *guideRunner) runAll(t *testing.T, members []*member) {
+	for _, s := range r.guide.steps {
 		runFor := members[:1]
 		if s.perCluster {
 			runFor = members
 		}
 		for _, m := range runFor {
-			env := slices.Clone(baseEnv)
-			for _, name := range named {
-				env = append(env, name+"="+vars[name](m))
-			}
-			if !t.Run(s.heading+"/"+m.ID, func(t *testing.T) { runStep(t, work, env, s.script) }) {
+			if !t.Run(s.heading+"/"+m.ID, func(t *testing.T) { r.run(t, s, m) }) {
 				t.Fatalf("the guide stops at step %q in %s", s.heading, m.ID)
 			}
 		}
 	}
 }
 
-func runStep(t *testing.T, dir string, env []string, script string) {
+// step returns the step whose heading contains part.
+func (r *guideRunner) step(t *testing.T, part string) step {
+	for _, s := range r.guide.steps {
+		if strings.Contains(s.heading, part) {
+			return s
+		}
+	}
+	t.Fatalf("the guide has no step %q", part)
+	return step{}
+}
+
+// run runs one step for member m.
+func (r *guideRunner) run(t *testing.T, s step, m *member) {
+	env := slices.Clone(r.env)
+	for _, v := range r.guide.variables {
+		env = append(env, v.name+"="+r.vars[v.name](m))
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", s.script)
+	cmd.Dir = r.dir
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
-	t.Logf("$ %s\n%s", strings.ReplaceAll(strings.TrimSpace(script), "\n", "\n$ "), out)
+	t.Logf("$ %s\n%s", strings.ReplaceAll(strings.TrimSpace(s.script), "\n", "\n$ "), out)
 	if err != nil {
 		t.Fatalf("step failed: %v", err)
 	}
