@@ -5,6 +5,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -12,31 +13,46 @@ import (
 // kustomizationFiles are the names kustomize looks for in a directory.
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-// kustomizeBases lists, sorted, every directory of fsys that holds a kustomization:
-// each is a base that users may apply, so each is validated.
-func kustomizeBases(fsys fs.FS) ([]string, error) {
-	var bases []string
+// exampleSuffix marks a manifest that no base includes, for users to copy and edit, such as
+// deploy/syncer's member Secret.
+const exampleSuffix = ".example.yaml"
+
+// manifests are what users may apply from deploy/, so each is validated.
+type manifests struct {
+	// bases are the directories holding a kustomization.
+	bases []string
+	// examples are the example files, applied on their own.
+	examples []string
+}
+
+// findManifests walks fsys for kustomize bases and example files, each list sorted.
+func findManifests(fsys fs.FS) (manifests, error) {
+	var m manifests
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if !d.IsDir() && slices.Contains(kustomizationFiles, d.Name()) {
-			bases = append(bases, path.Dir(p))
+		case d.IsDir():
+		case slices.Contains(kustomizationFiles, d.Name()):
+			m.bases = append(m.bases, path.Dir(p))
+		case strings.HasSuffix(d.Name(), exampleSuffix):
+			m.examples = append(m.examples, p)
 		}
 		return nil
 	})
-	slices.Sort(bases)
-	return bases, err
+	slices.Sort(m.bases)
+	slices.Sort(m.examples)
+	return m, err
 }
 
-func TestKustomizeBases(t *testing.T) {
+func TestFindManifests(t *testing.T) {
 	file := &fstest.MapFile{Data: []byte("resources: []\n")}
 	tests := []struct {
 		name string
 		fsys fstest.MapFS
-		want []string
+		want manifests
 	}{
-		{"none", fstest.MapFS{"README.md": file}, nil},
+		{"none", fstest.MapFS{"README.md": file, "crds/crds.go": file}, manifests{}},
 		{"top level and nested, every file name kustomize reads", fstest.MapFS{
 			"kustomization.yaml":                    file,
 			"crds/kustomization.yaml":               file,
@@ -44,17 +60,28 @@ func TestKustomizeBases(t *testing.T) {
 			"syncer/kustomization.yml":              file,
 			"syncer/member-reader/Kustomization":    file,
 			"coredns/notes/kustomization.yaml.orig": file,
-		}, []string{".", "crds", "syncer", "syncer/member-reader"}},
-		{"a directory is not a kustomization", fstest.MapFS{"x/kustomization.yaml/y": file}, nil},
+		}, manifests{bases: []string{".", "crds", "syncer", "syncer/member-reader"}}},
+		{"examples beside bases", fstest.MapFS{
+			"syncer/kustomization.yaml":            file,
+			"syncer/secret.example.yaml":           file,
+			"syncer/secret.example.yaml.md":        file,
+			"a.example.yaml":                       file,
+			"syncer/deployment.yaml":               file,
+			"syncer/hub/other-secret.example.yaml": file,
+		}, manifests{
+			bases:    []string{"syncer"},
+			examples: []string{"a.example.yaml", "syncer/hub/other-secret.example.yaml", "syncer/secret.example.yaml"},
+		}},
+		{"a directory is not a kustomization", fstest.MapFS{"x/kustomization.yaml/y": file}, manifests{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := kustomizeBases(tt.fsys)
+			got, err := findManifests(tt.fsys)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %q, want %q", got, tt.want)
+				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}

@@ -179,51 +179,69 @@ func writeContexts(t *testing.T, env *localenv.Env) string {
 	return path
 }
 
-// testDryRunEveryBase applies every kustomize base under deploy/ with a server-side dry run.
-// The namespaces a base declares are created for real first: a dry run creates nothing, so
-// the base's namespaced objects would otherwise be refused for a missing namespace.
+// testDryRunEveryBase applies every kustomize base under deploy/ (kubectl apply -k), and every
+// example manifest (kubectl apply -f), with a server-side dry run. The namespaces they declare
+// or use are created for real first: a dry run creates nothing, so namespaced objects would
+// otherwise be refused for a missing namespace.
 func testDryRunEveryBase(t *testing.T, kubectl, root string, m *member) {
 	deployDir := filepath.Join(root, "deploy")
-	bases, err := kustomizeBases(os.DirFS(deployDir))
+	found, err := findManifests(os.DirFS(deployDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bases) == 0 {
+	if len(found.bases) == 0 {
 		t.Fatalf("no kustomization under %s", deployDir)
 	}
-	for _, base := range bases {
+	dryRun := func(t *testing.T, manifests []byte, args ...string) {
+		namespaces, err := namespacesUsed(manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range namespaces {
+			_, err := m.kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+		out := runKubectl(t, kubectl, m.Kubeconfig, append([]string{"apply", "--dry-run=server"}, args...)...)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		for _, line := range lines {
+			if !strings.HasSuffix(line, "(server dry run)") {
+				t.Errorf("not a dry-run result: %q", line)
+			}
+		}
+		t.Logf("%d objects:\n%s", len(lines), out)
+	}
+	for _, base := range found.bases {
 		t.Run(base, func(t *testing.T) {
 			dir := filepath.Join(deployDir, base)
-			rendered := runKubectl(t, kubectl, m.Kubeconfig, "kustomize", dir)
-			namespaces, err := namespacesDeclared(rendered)
+			dryRun(t, runKubectl(t, kubectl, "", "kustomize", dir), "-k", dir)
+		})
+	}
+	for _, example := range found.examples {
+		t.Run(example, func(t *testing.T) {
+			file := filepath.Join(deployDir, example)
+			manifest, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, ns := range namespaces {
-				_, err := m.kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-				if err != nil && !apierrors.IsAlreadyExists(err) {
-					t.Fatal(err)
-				}
-			}
-			out := runKubectl(t, kubectl, m.Kubeconfig, "apply", "--dry-run=server", "-k", dir)
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			for _, line := range lines {
-				if !strings.HasSuffix(line, "(server dry run)") {
-					t.Errorf("not a dry-run result: %q", line)
-				}
-			}
-			t.Logf("%d objects:\n%s", len(lines), out)
+			dryRun(t, manifest, "-f", file)
 		})
 	}
 }
 
-// namespacesDeclared lists the Namespace objects of a multi-document YAML stream.
-func namespacesDeclared(manifests []byte) ([]string, error) {
+// namespacesUsed lists, once each, the namespaces that the objects of a multi-document YAML
+// stream declare (Namespace objects) or live in.
+func namespacesUsed(manifests []byte) ([]string, error) {
 	objs, err := decodeAll(manifests)
 	var names []string
 	for _, obj := range objs {
+		name := obj.GetNamespace()
 		if obj.GetAPIVersion() == "v1" && obj.GetKind() == "Namespace" {
-			names = append(names, obj.GetName())
+			name = obj.GetName()
+		}
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
 	return names, err
