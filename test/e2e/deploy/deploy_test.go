@@ -36,7 +36,7 @@ import (
 // stepTimeout bounds one run of a guide step; the guide's own waits are at most 5 minutes.
 const stepTimeout = 6 * time.Minute
 
-// member is one localenv cluster with typed clients and its kubectl context.
+// member is one localenv cluster with typed clients; its kubectl context is named by its ID.
 type member struct {
 	*localenv.Cluster
 	kube kubernetes.Interface
@@ -44,8 +44,9 @@ type member struct {
 }
 
 // TestDeploy runs on one localenv clusterset of two members, shared by its subtests:
-// a server-side dry-run apply of every kustomize base under deploy/, then the install guide
-// of deploy/README.md as written, then DNS answers through the clusterset plugin.
+// a server-side dry-run apply of every manifest under deploy/, then the install guide of
+// deploy/README.md as written, checks of what it did, DNS answers through the clusterset
+// plugin, and the guide's CoreDNS step repeated after an installer reverted the image.
 func TestDeploy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real apiservers")
@@ -66,8 +67,8 @@ func TestDeploy(t *testing.T) {
 	kubeconfig := writeContexts(t, env)
 
 	// localenv clusters have no DNS: install CoreDNS as kubeadm does, and remember its
-	// Deployment and Corefile to compare with after the guide.
-	kubeadmCoreDNS := filepath.Join(root, "test", "e2e", "deploy", "testdata", "kubeadm-coredns.yaml")
+	// Deployment to compare with after the guide.
+	kubeadmCoreDNS := filepath.Join("testdata", "kubeadm-coredns.yaml")
 	before := map[string]*appsv1.Deployment{}
 	for _, m := range members {
 		runKubectl(t, kubectl, m.Kubeconfig, "create", "-f", kubeadmCoreDNS)
