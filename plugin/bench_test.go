@@ -10,36 +10,35 @@ import (
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // benchObjects is the dnsbench data set: n imports, every other one headless with 10 ready
 // endpoints (5 per cluster), the others ClusterSetIP.
-func benchObjects(n int) ([]*mcs.ServiceImport, []*discovery.EndpointSlice) {
-	var imports []*mcs.ServiceImport
-	var sl []*discovery.EndpointSlice
+func benchObjects(n int) []runtime.Object {
+	var objs []runtime.Object
 	ports := []discovery.EndpointPort{slicePort("http", corev1.ProtocolTCP, 80)}
 	for i := range n {
 		name := fmt.Sprintf("svc-%d", i)
 		if i%2 == 0 {
-			imports = append(imports, clusterSetIP("bench", name, []string{fmt.Sprintf("10.96.%d.%d", i/250, i%250+1)}, importPort("http", corev1.ProtocolTCP, 80)))
+			objs = append(objs, clusterSetIP("bench", name, []string{fmt.Sprintf("10.96.%d.%d", i/250, i%250+1)}, importPort("http", corev1.ProtocolTCP, 80)))
 			continue
 		}
-		imports = append(imports, headless("bench", name, importPort("http", corev1.ProtocolTCP, 80)))
+		objs = append(objs, headless("bench", name, importPort("http", corev1.ProtocolTCP, 80)))
 		for c := range 2 {
 			var eps []discovery.Endpoint
 			for e := range 5 {
 				eps = append(eps, ep(ready, fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.%d.%d.%d", 100+c, i/50, (i%50)*5+e+1)))
 			}
-			sl = append(sl, mcsSlice("bench", fmt.Sprintf("%s-c%d", name, c), name, fmt.Sprintf("cluster-%d", c+1), discovery.AddressTypeIPv4, ports, eps...))
+			objs = append(objs, mcsSlice("bench", fmt.Sprintf("%s-c%d", name, c), name, fmt.Sprintf("cluster-%d", c+1), discovery.AddressTypeIPv4, ports, eps...))
 		}
 	}
-	return imports, sl
+	return objs
 }
 
 func BenchmarkServeDNS(b *testing.B) {
 	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
-	cs.rebuild(benchObjects(1000))
+	cs.update(changes(benchObjects(1000)...))
 	for _, q := range []struct {
 		name  string
 		qtype uint16
@@ -63,11 +62,24 @@ func BenchmarkServeDNS(b *testing.B) {
 	}
 }
 
-func BenchmarkRebuild(b *testing.B) {
-	imports, sl := benchObjects(1000)
-	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
-	b.ReportAllocs()
-	for b.Loop() {
-		cs.rebuild(imports, sl)
-	}
+// BenchmarkUpdate measures publishing a change to one headless service among 1,000, and the
+// first index of all of them.
+func BenchmarkUpdate(b *testing.B) {
+	all := changes(benchObjects(1000)...)
+	one := map[string]*service{"svc-1.bench": all["svc-1.bench"]}
+	b.Run("one service", func(b *testing.B) {
+		cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+		cs.update(all)
+		b.ReportAllocs()
+		for b.Loop() {
+			cs.update(one)
+		}
+	})
+	b.Run("all services", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+			cs.update(all)
+		}
+	})
 }

@@ -9,6 +9,7 @@ package clusterset
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -37,8 +38,8 @@ type Clusterset struct {
 func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	qname := state.Name()
-	zone := c.zoneOf(qname)
-	if zone == "" {
+	zi := c.zoneOf(qname)
+	if zi < 0 {
 		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 	}
 	snap := c.snapshot.Load()
@@ -50,13 +51,13 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	m.SetReply(r)
 	m.Authoritative = true
 
-	n := snap.names[qname]
+	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])])
 	if n == nil {
 		if c.Fall.Through(qname) {
 			return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 		}
 		m.Rcode = dns.RcodeNameError
-		m.Ns = snap.soa[zone]
+		m.Ns = snap.zones[zi].soa
 		w.WriteMsg(m)
 		return dns.RcodeSuccess, nil
 	}
@@ -66,26 +67,27 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		m.Answer = c.localAddress(state)
 	}
 	if len(m.Answer) == 0 {
-		m.Ns = snap.soa[zone]
+		m.Ns = snap.zones[zi].soa
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }
 
-// zoneOf returns the longest of the plugin's zones that holds qname, or "". It is
+// zoneOf returns the index of the longest of the plugin's zones that holds qname, or -1. It is
 // plugin.Zones.Matches without its allocations: both names are lowercase and fully qualified.
-func (c *Clusterset) zoneOf(qname string) string {
+func (c *Clusterset) zoneOf(qname string) int {
 	if strings.IndexByte(qname, '\\') >= 0 {
-		return plugin.Zones(c.Zones).Matches(qname) // escaped dots: let miekg/dns split the labels
+		// Escaped dots: let miekg/dns split the labels.
+		return slices.Index(c.Zones, plugin.Zones(c.Zones).Matches(qname))
 	}
-	zone := ""
-	for _, z := range c.Zones {
-		if len(z) > len(zone) && strings.HasSuffix(qname, z) &&
+	best := -1
+	for i, z := range c.Zones {
+		if (best < 0 || len(z) > len(c.Zones[best])) && strings.HasSuffix(qname, z) &&
 			(len(qname) == len(z) || z == "." || qname[len(qname)-len(z)-1] == '.') {
-			zone = z
+			best = i
 		}
 	}
-	return zone
+	return best
 }
 
 // localAddress answers ns.dns.<zone> with the server address the query arrived on, if it is of

@@ -95,7 +95,7 @@ func startPlugin(t *testing.T, cs *Clusterset, objs ...runtime.Object) (*source,
 	src := newSource(kube, mc)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go src.run(ctx, cs.rebuild)
+	go src.run(ctx, cs.update)
 	waitFor(t, "plugin ready", cs.Ready)
 	return src, kube, mc
 }
@@ -107,4 +107,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	if err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
+}
+
+// changes turns API objects into what source.takeChanged returns after they were added, for
+// tests that index without informers.
+func changes(objs ...runtime.Object) map[string]*service {
+	imports := map[string]*cachedImport{}
+	bySlice := map[string][]*cachedSlice{}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *mcs.ServiceImport:
+			c, _ := toCachedImport(o)
+			imports[o.Namespace+"/"+o.Name] = c.(*cachedImport)
+		case *discovery.EndpointSlice:
+			if _, ok := o.Labels[mcs.LabelServiceName]; ok { // the label selector
+				c, _ := toCachedSlice(o)
+				bySlice[sliceImportKey(c)] = append(bySlice[sliceImportKey(c)], c.(*cachedSlice))
+			}
+		}
+	}
+	out := map[string]*service{}
+	for key, imp := range imports {
+		if svc, ok := newService(imp, bySlice[key]); ok {
+			out[imp.name+"."+imp.namespace] = &svc
+		}
+	}
+	return out
 }

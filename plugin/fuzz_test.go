@@ -11,29 +11,8 @@ import (
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
-
-// cachedObjects returns the fixture objects as the informer caches hold them.
-func cachedObjects(t testing.TB) ([]*mcs.ServiceImport, []*discovery.EndpointSlice) {
-	var imports []*mcs.ServiceImport
-	var sl []*discovery.EndpointSlice
-	for _, o := range clustersetObjects() {
-		switch o := o.(type) {
-		case *mcs.ServiceImport:
-			s, _ := stripServiceImport(o)
-			imports = append(imports, s.(*mcs.ServiceImport))
-		case *discovery.EndpointSlice:
-			if _, ok := o.Labels[mcs.LabelServiceName]; ok { // the label selector
-				s, _ := stripEndpointSlice(o)
-				sl = append(sl, s.(*discovery.EndpointSlice))
-			}
-		default:
-			t.Fatalf("unexpected fixture %T", o)
-		}
-	}
-	return imports, sl
-}
 
 // FuzzQueryName sends arbitrary question names and types through ServeDNS: it must never panic,
 // and every reply must be a well-formed, packable, authoritative answer or a hand-off.
@@ -49,7 +28,7 @@ func FuzzQueryName(f *testing.F) {
 		f.Add(seed, dns.TypeSRV)
 	}
 	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL, Next: test.NextHandler(dns.RcodeRefused, nil)}
-	cs.rebuild(cachedObjects(f))
+	cs.update(changes(clustersetObjects()...))
 
 	f.Fuzz(func(t *testing.T, name string, qtype uint16) {
 		m := new(dns.Msg)
@@ -97,27 +76,38 @@ func FuzzIndexNames(f *testing.F) {
 	f.Add("", "", "", "", "", "", "", true)
 	f.Add(strings.Repeat("n", 63), strings.Repeat("s", 63), strings.Repeat("c", 63), strings.Repeat("h", 63), "p", "1.2.3.4", "::", true)
 	f.Fuzz(func(t *testing.T, ns, name, cluster, hostname, portName, ip4, ip6 string, isHeadless bool) {
-		si := clusterSetIP(ns, name, []string{ip4, ip6}, importPort(portName, corev1.ProtocolTCP, 80))
+		objs := []runtime.Object{clusterSetIP(ns, name, []string{ip4, ip6}, importPort(portName, corev1.ProtocolTCP, 80))}
 		if isHeadless {
-			si = headless(ns, name)
+			objs[0] = headless(ns, name)
 		}
 		ports := []discovery.EndpointPort{slicePort(portName, corev1.ProtocolUDP, 53)}
-		sl := []*discovery.EndpointSlice{
+		objs = append(objs,
 			mcsSlice(ns, "a", name, cluster, discovery.AddressTypeIPv4, ports, ep(ready, hostname, ip4), ep(unknown, "", ip4)),
-			mcsSlice(ns, "b", name, cluster, discovery.AddressTypeIPv6, ports, ep(ready, hostname, ip6)),
-		}
-		snap := buildSnapshot([]string{zone}, defaultTTL, 1, services([]*mcs.ServiceImport{si}, sl))
-		for owner, n := range snap.names {
-			if _, ok := dns.IsDomainName(owner); !ok || owner != strings.ToLower(owner) || !dns.IsSubDomain(zone, owner) {
-				t.Fatalf("bad name %q in the index", owner)
-			}
-			m := new(dns.Msg)
-			m.SetQuestion(owner, dns.TypeANY)
-			for _, set := range [][]dns.RR{n.a, n.aaaa, n.srv, n.txt, n.soa, n.ns, n.srvExtra} {
-				m.Answer = append(m.Answer, set...)
-			}
-			if _, err := m.Pack(); err != nil {
-				t.Fatalf("records of %q do not pack: %v", owner, err)
+			mcsSlice(ns, "b", name, cluster, discovery.AddressTypeIPv6, ports, ep(ready, hostname, ip6)))
+		snap := (*snapshot)(nil).update([]string{zone}, defaultTTL, 1, changes(objs...))
+		for key, names := range snap.zones[0].services {
+			for _, nn := range names {
+				owner := nn.prefix + key + ".svc." + zone
+				if _, ok := dns.IsDomainName(owner); !ok || owner != strings.ToLower(owner) || !fits(owner) {
+					t.Fatalf("bad name %q in the index", owner)
+				}
+				if got := snap.lookup(0, owner[:len(owner)-len(zone)]); got == nil {
+					t.Fatalf("%q is indexed but not found", owner)
+				}
+				m := new(dns.Msg)
+				m.SetQuestion(owner, dns.TypeANY)
+				for _, set := range nn.node.sets {
+					for _, rr := range set.rrs {
+						if !strings.EqualFold(rr.Header().Name, owner) {
+							t.Fatalf("record %v under %q", rr, owner)
+						}
+					}
+					m.Answer = append(m.Answer, set.rrs...)
+				}
+				m.Extra = nn.node.extra
+				if _, err := m.Pack(); err != nil {
+					t.Fatalf("records of %q do not pack: %v", owner, err)
+				}
 			}
 		}
 	})

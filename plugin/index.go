@@ -1,155 +1,282 @@
 package clusterset
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
 )
 
-// snapshot is an immutable index of every name the plugin answers, with its records built in
-// advance, so that answering is one map lookup. It is rebuilt as a whole and swapped atomically;
-// nothing in it is ever modified after buildSnapshot returns, and every record slice has
-// len == cap, so that a plugin appending to a response reallocates instead of writing into it.
+// snapshot is an immutable index of every name the plugin answers, with the records built in
+// advance. A change produces a new snapshot (see update) that shares every service it did not
+// touch with the previous one; nothing reachable from a published snapshot is ever modified.
+// Record slices have len == cap, so a plugin appending to a response reallocates instead of
+// writing into the index.
 type snapshot struct {
-	names map[string]*node    // lowercase FQDN -> its records
-	soa   map[string][]dns.RR // zone -> [SOA], the authority section of negative answers
-
-	serial    uint32
-	imports   int // ServiceImports indexed
-	endpoints int // ready headless endpoint addresses indexed
+	zones      []*zoneIndex   // in the order of Clusterset.Zones
+	imports    map[string]int // "<svc>.<ns>" of every indexed import -> its ready headless endpoints
+	namespaces map[string]int // namespace -> number of indexed imports in it
+	endpoints  int            // sum of imports' values
+	serial     uint32
 }
 
-// node is one existing name. A node with no records is an empty non-terminal, which answers
-// NODATA for every type.
+// zoneIndex holds the names of one zone.
+type zoneIndex struct {
+	zone     string                 // lowercase, fully qualified
+	soa      []dns.RR               // [SOA], the authority section of negative answers
+	fixed    map[string]*node       // the apex (""), dns., ns.dns., dns-version. and svc.
+	services map[string][]namedNode // "<svc>.<ns>" -> the names of that service, see buildService
+}
+
+// namedNode is one name of a service: the service name itself (prefix ""), an SRV name or its
+// parent (_http._tcp., _tcp.), or a per-endpoint name (db-0.cluster-1.).
+type namedNode struct {
+	prefix string // the labels before <svc>.<ns>.svc.<zone>, with the trailing dot
+	node   node
+}
+
+// node is one existing name. A node without records is an empty non-terminal: NODATA for all.
 type node struct {
-	a, aaaa, srv, txt, soa, ns []dns.RR
-	srvExtra                   []dns.RR // the addresses of the SRV targets
+	sets  []rrset
+	extra []dns.RR // the additional section of the SRV set: the targets' addresses
 	// nameserver marks ns.dns.<zone>, the NS target of the apex. It answers with the address the
 	// query arrived on, which is the one address of this server that the client can reach.
 	nameserver bool
 }
 
+type rrset struct {
+	qtype uint16
+	rrs   []dns.RR
+}
+
+// emptyNonTerminal stands for <ns>.svc.<zone> of a namespace with imports.
+var emptyNonTerminal = &node{}
+
 // records returns the answer and additional sections for qtype.
 func (n *node) records(qtype uint16) (answer, extra []dns.RR) {
-	switch qtype {
-	case dns.TypeA:
-		return n.a, nil
-	case dns.TypeAAAA:
-		return n.aaaa, nil
-	case dns.TypeSRV:
-		return n.srv, n.srvExtra
-	case dns.TypeTXT:
-		return n.txt, nil
-	case dns.TypeSOA:
-		return n.soa, nil
-	case dns.TypeNS:
-		return n.ns, nil
+	for _, s := range n.sets {
+		if s.qtype == qtype {
+			if qtype == dns.TypeSRV {
+				return s.rrs, n.extra
+			}
+			return s.rrs, nil
+		}
 	}
 	return nil, nil
 }
 
-// buildSnapshot indexes svcs in every zone. serial becomes the SOA serial.
-func buildSnapshot(zones []string, ttl, serial uint32, svcs []service) *snapshot {
-	s := &snapshot{names: make(map[string]*node), soa: make(map[string][]dns.RR, len(zones)), serial: serial, imports: len(svcs)}
-	for _, svc := range svcs {
-		s.endpoints += len(svc.endpoints)
+// find returns the node of rel, a name relative to the zone with its trailing dot
+// ("web.default.svc."), or nil if it does not exist. It parses rel as
+// [<prefix>]<svc>.<ns>.svc. without allocating. Labels with escaped dots never match, because
+// no indexed name contains a backslash.
+func (z *zoneIndex) find(rel string) *node {
+	if n, ok := z.fixed[rel]; ok {
+		return n
 	}
-	for _, zone := range zones {
-		z := zoneBuilder{zone: zone, ttl: ttl, names: s.names}
-		s.soa[zone] = z.addApex(serial)
-		for i := range svcs {
-			z.addService(&svcs[i])
+	head, ok := strings.CutSuffix(rel, ".svc.")
+	if !ok {
+		return nil
+	}
+	nsDot := strings.LastIndexByte(head, '.')
+	if nsDot < 0 { // <ns>.svc.
+		return nil
+	}
+	svcDot := strings.LastIndexByte(head[:nsDot], '.') // -1 when there is no prefix
+	names := z.services[head[svcDot+1:]]
+	i, found := slices.BinarySearchFunc(names, head[:svcDot+1], func(n namedNode, prefix string) int {
+		return strings.Compare(n.prefix, prefix)
+	})
+	if !found {
+		return nil
+	}
+	return &names[i].node
+}
+
+// findNamespace reports whether rel is <ns>.svc. of a namespace with imports.
+func (s *snapshot) findNamespace(rel string) *node {
+	ns, ok := strings.CutSuffix(rel, ".svc.")
+	if !ok || strings.IndexByte(ns, '.') >= 0 || s.namespaces[ns] == 0 {
+		return nil
+	}
+	return emptyNonTerminal
+}
+
+// lookup finds rel in zone i.
+func (s *snapshot) lookup(i int, rel string) *node {
+	if n := s.zones[i].find(rel); n != nil {
+		return n
+	}
+	return s.findNamespace(rel)
+}
+
+// update returns a new snapshot in which the imports of changed ("<svc>.<ns>" -> service, or
+// nil for a removed import) replace those of s. s may be nil (the first snapshot).
+func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string]*service) *snapshot {
+	next := &snapshot{imports: map[string]int{}, namespaces: map[string]int{}, serial: serial}
+	if s != nil {
+		next.imports, next.namespaces, next.endpoints = maps.Clone(s.imports), maps.Clone(s.namespaces), s.endpoints
+	}
+	for i, zone := range zones {
+		z := &zoneIndex{zone: zone, services: map[string][]namedNode{}}
+		if s != nil {
+			z.services = maps.Clone(s.zones[i].services)
+		}
+		z.soa, z.fixed = apex(zone, ttl, serial)
+		next.zones = append(next.zones, z)
+	}
+	for key, svc := range changed {
+		if n, ok := next.imports[key]; ok {
+			ns := key[strings.IndexByte(key, '.')+1:]
+			delete(next.imports, key)
+			next.endpoints -= n
+			if next.namespaces[ns]--; next.namespaces[ns] == 0 {
+				delete(next.namespaces, ns)
+			}
+			for _, z := range next.zones {
+				delete(z.services, key)
+			}
+		}
+		if svc == nil {
+			continue
+		}
+		next.imports[key] = len(svc.endpoints)
+		next.endpoints += len(svc.endpoints)
+		next.namespaces[svc.namespace]++
+		for _, z := range next.zones {
+			if names := buildService(z.zone, ttl, svc); len(names) > 0 {
+				z.services[key] = names
+			}
 		}
 	}
-	for _, n := range s.names {
-		for _, rrs := range []*[]dns.RR{&n.a, &n.aaaa, &n.srv, &n.txt, &n.soa, &n.ns, &n.srvExtra} {
-			*rrs = (*rrs)[:len(*rrs):len(*rrs)]
-		}
-	}
-	return s
+	return next
 }
 
-// zoneBuilder adds the names of one zone to an index.
-type zoneBuilder struct {
-	zone  string // lowercase, fully qualified
-	ttl   uint32
-	names map[string]*node
-}
-
-func (z *zoneBuilder) node(name string) *node {
-	n := z.names[name]
-	if n == nil {
-		n = &node{}
-		z.names[name] = n
-	}
-	return n
-}
-
-func (z *zoneBuilder) hdr(name string, rrtype uint16) dns.RR_Header {
-	return dns.RR_Header{Name: name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: z.ttl}
-}
-
-// addApex adds the zone's metadata names and returns the SOA set.
-func (z *zoneBuilder) addApex(serial uint32) []dns.RR {
-	nsName := "ns.dns." + z.zone
+// apex builds the zone's fixed names and returns its SOA set.
+func apex(zone string, ttl, serial uint32) ([]dns.RR, map[string]*node) {
+	nsName := "ns.dns." + zone
 	soa := []dns.RR{&dns.SOA{
-		Hdr:     z.hdr(z.zone, dns.TypeSOA),
+		Hdr:     hdr(zone, dns.TypeSOA, ttl),
 		Ns:      nsName,
-		Mbox:    "hostmaster." + z.zone,
+		Mbox:    "hostmaster." + zone,
 		Serial:  serial,
 		Refresh: 7200,
 		Retry:   1800,
 		Expire:  86400,
-		Minttl:  z.ttl,
+		Minttl:  ttl,
 	}}
-	apex := z.node(z.zone)
-	apex.soa = soa
-	apex.ns = []dns.RR{&dns.NS{Hdr: z.hdr(z.zone, dns.TypeNS), Ns: nsName}}
-	z.node("dns." + z.zone)
-	z.node(nsName).nameserver = true
-	version := "dns-version." + z.zone
-	z.node(version).txt = []dns.RR{&dns.TXT{Hdr: z.hdr(version, dns.TypeTXT), Txt: []string{"1.0.0"}}}
-	z.node("svc." + z.zone)
-	return soa[:1:1]
+	version := "dns-version." + zone
+	return soa, map[string]*node{
+		"": {sets: []rrset{
+			{dns.TypeSOA, soa},
+			{dns.TypeNS, []dns.RR{&dns.NS{Hdr: hdr(zone, dns.TypeNS, ttl), Ns: nsName}}},
+		}},
+		"dns.":         {},
+		"ns.dns.":      {nameserver: true},
+		"dns-version.": {sets: []rrset{{dns.TypeTXT, []dns.RR{&dns.TXT{Hdr: hdr(version, dns.TypeTXT, ttl), Txt: []string{"1.0.0"}}}}}},
+		"svc.":         {},
+	}
 }
 
-func (z *zoneBuilder) addService(svc *service) {
-	nsName := svc.namespace + ".svc." + z.zone
-	svcName := svc.name + "." + nsName
-	if !fits(svcName) {
-		return
+func hdr(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
+	return dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
+}
+
+// fits reports whether a fully qualified name of plain labels (no escapes) is within the
+// 255 octets a DNS name may have on the wire (one more than its text).
+func fits(name string) bool { return len(name) < 255 }
+
+// serviceBuilder collects the names of one service in one zone.
+type serviceBuilder struct {
+	svcName string // <svc>.<ns>.svc.<zone>
+	ttl     uint32
+	names   map[string]*node // by prefix
+}
+
+func (b *serviceBuilder) node(prefix string) *node {
+	n := b.names[prefix]
+	if n == nil {
+		n = &node{}
+		b.names[prefix] = n
 	}
-	z.node(nsName)
-	if svc.headless {
-		z.addHeadless(svcName, svc.endpoints)
-		return
-	}
-	n := z.node(svcName)
-	z.addAddrs(n, svcName, svc.ips)
-	if len(svc.ports) == 0 {
-		return
-	}
-	extra := append(append([]dns.RR(nil), n.a...), n.aaaa...)
-	for _, p := range svc.ports {
-		owner := srvOwner(svcName, p)
-		if !fits(owner) {
-			continue
+	return n
+}
+
+// add appends rr to the set of its type.
+func (n *node) add(rr dns.RR) {
+	t := rr.Header().Rrtype
+	for i := range n.sets {
+		if n.sets[i].qtype == t {
+			n.sets[i].rrs = append(n.sets[i].rrs, rr)
+			return
 		}
-		srv := z.srvNode(owner)
-		srv.srv = append(srv.srv, &dns.SRV{Hdr: z.hdr(owner, dns.TypeSRV), Weight: 100, Port: p.port, Target: svcName})
-		srv.srvExtra = extra
+	}
+	n.sets = append(n.sets, rrset{t, []dns.RR{rr}})
+}
+
+func (b *serviceBuilder) addAddr(n *node, owner string, a netip.Addr) {
+	if a.Is4() {
+		n.add(&dns.A{Hdr: hdr(owner, dns.TypeA, b.ttl), A: a.AsSlice()})
+	} else {
+		n.add(&dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, b.ttl), AAAA: a.AsSlice()})
 	}
 }
 
-// addHeadless adds the service name, one name per endpoint (<hostname>.<clusterid>.<svc>) and SRV
-// records per endpoint and named port. Without ready endpoints the service name does not exist.
-// <clusterid>.<svc> itself is reserved by the MCS DNS specification and never added.
-func (z *zoneBuilder) addHeadless(svcName string, eps []endpoint) {
-	if len(eps) == 0 {
-		return
+// srvNode returns the node of _<port>._<proto>., adding its parent _<proto>. as an empty
+// non-terminal, or nil if the name would be too long.
+func (b *serviceBuilder) srvNode(p port) (*node, string) {
+	prefix := "_" + p.name + "._" + p.proto + "."
+	owner := prefix + b.svcName
+	if !fits(owner) {
+		return nil, ""
 	}
-	n := z.node(svcName)
+	b.node(prefix[len(p.name)+2:])
+	return b.node(prefix), owner
+}
+
+// buildService returns the names of svc in zone, sorted by prefix. For a ClusterSetIP import:
+// the service name (A/AAAA of spec.ips) and one SRV name per named port. For a headless import
+// with ready endpoints: the service name (every ready address), one name per endpoint
+// (<hostname>.<clusterid>.) and SRV records per endpoint and named port. Without ready endpoints
+// a headless import has no names. <clusterid>.<svc> is reserved by the MCS DNS specification and
+// never added.
+func buildService(zone string, ttl uint32, svc *service) []namedNode {
+	b := &serviceBuilder{svcName: svc.name + "." + svc.namespace + ".svc." + zone, ttl: ttl, names: map[string]*node{}}
+	if !fits(b.svcName) || (svc.headless && len(svc.endpoints) == 0) {
+		return nil
+	}
+	n := b.node("")
+	if svc.headless {
+		b.addHeadless(n, svc.endpoints)
+	} else {
+		for _, a := range svc.ips {
+			b.addAddr(n, b.svcName, a)
+		}
+		var extra []dns.RR
+		for _, s := range n.sets {
+			extra = append(extra, s.rrs...)
+		}
+		for _, p := range svc.ports {
+			if srv, owner := b.srvNode(p); srv != nil {
+				srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, ttl), Weight: 100, Port: p.port, Target: b.svcName})
+				srv.extra = extra
+			}
+		}
+	}
+	names := make([]namedNode, 0, len(b.names))
+	for prefix, n := range b.names {
+		for i := range n.sets {
+			n.sets[i].rrs = slices.Clip(n.sets[i].rrs)
+		}
+		n.sets, n.extra = slices.Clip(n.sets), slices.Clip(n.extra)
+		names = append(names, namedNode{prefix: prefix, node: *n})
+	}
+	slices.SortFunc(names, func(a, b namedNode) int { return strings.Compare(a.prefix, b.prefix) })
+	return names
+}
+
+func (b *serviceBuilder) addHeadless(n *node, eps []endpoint) {
 	type srvKey struct {
 		owner, target string
 		port          uint16
@@ -160,66 +287,44 @@ func (z *zoneBuilder) addHeadless(svcName string, eps []endpoint) {
 	for _, ep := range eps {
 		if _, dup := seenAddr[ep.addr]; !dup {
 			seenAddr[ep.addr] = struct{}{}
-			z.addAddrs(n, svcName, []netip.Addr{ep.addr})
+			b.addAddr(n, b.svcName, ep.addr)
 		}
-		target := ep.hostname + "." + ep.cluster + "." + svcName
+		prefix := ep.hostname + "." + ep.cluster + "."
+		target := prefix + b.svcName
 		if ep.cluster == "" || !fits(target) {
 			continue // no per-endpoint name, hence no SRV target either
 		}
-		z.addAddrs(z.node(target), target, []netip.Addr{ep.addr})
+		prefix = target[:len(prefix)] // share the owner name's bytes
+		b.addAddr(b.node(prefix), target, ep.addr)
 		for _, p := range ep.ports {
-			owner := srvOwner(svcName, p)
+			srv, owner := b.srvNode(p)
 			key := srvKey{owner, target, p.port}
-			if _, dup := seenSRV[key]; dup || !fits(owner) {
+			if _, dup := seenSRV[key]; dup || srv == nil {
 				continue
 			}
 			seenSRV[key] = struct{}{}
-			srv := z.srvNode(owner)
-			if len(srv.srv) == 0 {
+			if len(srv.sets) == 0 {
 				srvNodes = append(srvNodes, srv)
 			}
-			srv.srv = append(srv.srv, &dns.SRV{Hdr: z.hdr(owner, dns.TypeSRV), Port: p.port, Target: target})
+			srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Port: p.port, Target: target})
 		}
 	}
 	// Weights and the additional section need every SRV record of a name. The targets' address
 	// records are shared with the per-endpoint names rather than copied.
 	for _, srv := range srvNodes {
-		weight := uint16(max(1, 100/len(srv.srv)))
-		added := make(map[string]struct{}, len(srv.srv))
-		for _, rr := range srv.srv {
+		rrs := srv.sets[0].rrs
+		weight := uint16(max(1, 100/len(rrs)))
+		added := make(map[string]struct{}, len(rrs))
+		for _, rr := range rrs {
 			rec := rr.(*dns.SRV)
 			rec.Weight = weight
 			if _, dup := added[rec.Target]; dup {
 				continue
 			}
 			added[rec.Target] = struct{}{}
-			tn := z.names[rec.Target]
-			srv.srvExtra = append(append(srv.srvExtra, tn.a...), tn.aaaa...)
-		}
-	}
-}
-
-// fits reports whether a fully qualified name of plain labels (no escapes) is within the
-// 255 octets a DNS name may have on the wire (one more than its text).
-func fits(name string) bool { return len(name) < 255 }
-
-// srvOwner is _<port>._<proto>.<svc>.
-func srvOwner(svcName string, p port) string { return "_" + p.name + "._" + p.proto + "." + svcName }
-
-// srvNode returns the node of an SRV owner name, adding its parent _<proto>.<svc> as an empty
-// non-terminal.
-func (z *zoneBuilder) srvNode(owner string) *node {
-	z.node(owner[strings.IndexByte(owner, '.')+1:])
-	return z.node(owner)
-}
-
-// addAddrs adds an A or AAAA record per address to n, whose name is owner.
-func (z *zoneBuilder) addAddrs(n *node, owner string, addrs []netip.Addr) {
-	for _, a := range addrs {
-		if a.Is4() {
-			n.a = append(n.a, &dns.A{Hdr: z.hdr(owner, dns.TypeA), A: a.AsSlice()})
-		} else {
-			n.aaaa = append(n.aaaa, &dns.AAAA{Hdr: z.hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
+			for _, s := range b.names[rec.Target[:len(rec.Target)-len(b.svcName)]].sets {
+				srv.extra = append(srv.extra, s.rrs...)
+			}
 		}
 	}
 }

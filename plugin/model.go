@@ -6,9 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
 
 // service is what DNS needs of one ServiceImport and its EndpointSlices, independent of the
@@ -36,99 +34,43 @@ type port struct {
 	port  uint16
 }
 
-// services turns ServiceImports and EndpointSlices into the zone-independent DNS model. Objects
-// whose names cannot be DNS labels are skipped; slices without an import are ignored.
-func services(imports []*mcs.ServiceImport, slices_ []*discovery.EndpointSlice) []service {
-	bySvc := make(map[string][]*discovery.EndpointSlice)
-	for _, s := range slices_ {
-		key := s.Namespace + "/" + s.Labels[mcs.LabelServiceName]
-		bySvc[key] = append(bySvc[key], s)
+// newService combines an import with its slices. It reports false for an import whose name or
+// namespace cannot be a DNS label, which then does not exist in DNS.
+func newService(imp *cachedImport, sl []*cachedSlice) (service, bool) {
+	if !isLabel(imp.namespace) || !isLabel(imp.name) {
+		return service{}, false
 	}
-
-	out := make([]service, 0, len(imports))
-	for _, si := range imports {
-		if !isLabel(si.Namespace) || !isLabel(si.Name) {
-			continue
-		}
-		svc := service{namespace: si.Namespace, name: si.Name, headless: si.Spec.Type == mcs.Headless}
-		if svc.headless {
-			svc.endpoints = readyEndpoints(bySvc[si.Namespace+"/"+si.Name])
-		} else {
-			svc.ips = parseAddrs(si.Spec.IPs)
-			for _, p := range si.Spec.Ports {
-				if np, ok := namedPort(p.Name, string(p.Protocol), p.Port); ok {
-					svc.ports = append(svc.ports, np)
-				}
-			}
-		}
-		out = append(out, svc)
+	svc := service{namespace: imp.namespace, name: imp.name, headless: imp.headless}
+	if !svc.headless {
+		svc.ips, svc.ports = imp.ips, imp.ports
+		return svc, true
 	}
-	slices.SortFunc(out, func(a, b service) int {
-		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
-	})
-	return out
-}
-
-// readyEndpoints lists the ready addresses of the slices, sorted by cluster, hostname and
-// address, without duplicates (the same address may appear in two slices during a rollover).
-func readyEndpoints(sl []*discovery.EndpointSlice) []endpoint {
-	var out []endpoint
 	for _, s := range sl {
-		if s.AddressType != discovery.AddressTypeIPv4 && s.AddressType != discovery.AddressTypeIPv6 {
-			continue
-		}
-		cluster := s.Labels[mcs.LabelSourceCluster]
-		if !isLabel(cluster) {
-			cluster = ""
-		}
-		var ports []port
-		for _, p := range s.Ports {
-			if p.Name == nil || p.Port == nil {
-				continue
+		for _, e := range s.endpoints {
+			host := e.hostname
+			if host == "" {
+				host = dashedIP(e.addr)
 			}
-			proto := "TCP"
-			if p.Protocol != nil {
-				proto = string(*p.Protocol)
-			}
-			if np, ok := namedPort(*p.Name, proto, *p.Port); ok {
-				ports = append(ports, np)
-			}
-		}
-		for _, ep := range s.Endpoints {
-			// A nil ready condition means "unknown", which consumers must treat as ready.
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, a := range ep.Addresses {
-				addr, err := netip.ParseAddr(a)
-				if err != nil || addr.Zone() != "" {
-					continue
-				}
-				addr = addr.Unmap()
-				host := dashedIP(addr)
-				if ep.Hostname != nil && isLabel(*ep.Hostname) {
-					host = *ep.Hostname
-				}
-				out = append(out, endpoint{cluster: cluster, hostname: host, addr: addr, ports: ports})
-			}
+			svc.endpoints = append(svc.endpoints, endpoint{cluster: s.cluster, hostname: host, addr: e.addr, ports: s.ports})
 		}
 	}
-	slices.SortFunc(out, func(a, b endpoint) int {
+	slices.SortFunc(svc.endpoints, func(a, b endpoint) int {
 		return cmp.Or(cmp.Compare(a.cluster, b.cluster), cmp.Compare(a.hostname, b.hostname), a.addr.Compare(b.addr))
 	})
-	return slices.CompactFunc(out, func(a, b endpoint) bool {
+	// The same address may appear in two slices for a moment, e.g. while a slice is replaced.
+	svc.endpoints = slices.CompactFunc(svc.endpoints, func(a, b endpoint) bool {
 		return a.cluster == b.cluster && a.hostname == b.hostname && a.addr == b.addr
 	})
+	return svc, true
 }
 
-func parseAddrs(ips []string) []netip.Addr {
-	var out []netip.Addr
-	for _, s := range ips {
-		if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
-			out = append(out, a.Unmap())
-		}
+// parseAddr accepts an IPv4 or IPv6 address without zone; IPv4-mapped IPv6 becomes IPv4.
+func parseAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
 	}
-	return out
+	return a.Unmap(), true
 }
 
 // namedPort keeps ports that can appear as _<name>._<proto>: named, with a known protocol and a

@@ -7,22 +7,21 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
-func TestServices(t *testing.T) {
+func TestNewService(t *testing.T) {
 	pg := []discovery.EndpointPort{slicePort("pg", corev1.ProtocolTCP, 5432), slicePort("", corev1.ProtocolTCP, 9000)}
 	addr := netip.MustParseAddr
 	pgPort := []port{{name: "pg", proto: "tcp", port: 5432}}
 	tests := []struct {
-		name    string
-		imports []*mcs.ServiceImport
-		slices  []*discovery.EndpointSlice
-		want    []service
+		name string
+		objs []runtime.Object
+		want []service
 	}{
 		{
 			name: "clustersetip keeps ips in order and only named ports",
-			imports: []*mcs.ServiceImport{clusterSetIP("ns", "web", []string{"fd00::1", "10.0.0.1", "not-an-ip", "::ffff:10.0.0.2"},
+			objs: []runtime.Object{clusterSetIP("ns", "web", []string{"fd00::1", "10.0.0.1", "not-an-ip", "::ffff:10.0.0.2"},
 				importPort("http", corev1.ProtocolTCP, 80), importPort("", corev1.ProtocolTCP, 81),
 				importPort("q", corev1.ProtocolSCTP, 82), importPort("BAD_NAME", corev1.ProtocolTCP, 83))},
 			want: []service{{namespace: "ns", name: "web",
@@ -30,9 +29,8 @@ func TestServices(t *testing.T) {
 				ports: []port{{name: "http", proto: "tcp", port: 80}, {name: "q", proto: "sctp", port: 82}}}},
 		},
 		{
-			name:    "headless keeps ready and unknown endpoints, sorted by cluster, hostname, address",
-			imports: []*mcs.ServiceImport{headless("ns", "db")},
-			slices: []*discovery.EndpointSlice{
+			name: "headless keeps ready and unknown endpoints, sorted by cluster, hostname, address",
+			objs: []runtime.Object{headless("ns", "db"),
 				mcsSlice("ns", "b", "db", "c2", discovery.AddressTypeIPv4, pg, ep(ready, "x", "10.0.2.1")),
 				mcsSlice("ns", "a", "db", "c1", discovery.AddressTypeIPv4, pg,
 					ep(notReady, "gone", "10.0.1.9"), ep(unknown, "", "10.0.1.2"), ep(ready, "a", "10.0.1.1")),
@@ -44,9 +42,8 @@ func TestServices(t *testing.T) {
 			}}},
 		},
 		{
-			name:    "duplicate endpoints in two slices count once",
-			imports: []*mcs.ServiceImport{headless("ns", "db")},
-			slices: []*discovery.EndpointSlice{
+			name: "duplicate endpoints in two slices count once",
+			objs: []runtime.Object{headless("ns", "db"),
 				mcsSlice("ns", "a", "db", "c1", discovery.AddressTypeIPv4, nil, ep(ready, "h", "10.0.1.1")),
 				mcsSlice("ns", "a2", "db", "c1", discovery.AddressTypeIPv4, nil, ep(ready, "h", "10.0.1.1")),
 			},
@@ -55,9 +52,8 @@ func TestServices(t *testing.T) {
 			}}},
 		},
 		{
-			name:    "ipv6 dashed hostname, invalid cluster label and hostname, FQDN slices",
-			imports: []*mcs.ServiceImport{headless("ns", "db")},
-			slices: []*discovery.EndpointSlice{
+			name: "ipv6 dashed hostname, invalid cluster label and hostname, FQDN slices",
+			objs: []runtime.Object{headless("ns", "db"),
 				mcsSlice("ns", "a", "db", "Not_A_Label", discovery.AddressTypeIPv6, nil, ep(ready, "", "2001:db8::1")),
 				mcsSlice("ns", "b", "db", "c1", discovery.AddressTypeIPv4, nil, ep(ready, "bad.host", "10.0.0.1")),
 				mcsSlice("ns", "c", "db", "c1", discovery.AddressTypeFQDN, nil, ep(ready, "", "example.com")),
@@ -68,9 +64,8 @@ func TestServices(t *testing.T) {
 			}}},
 		},
 		{
-			name:    "slices of other namespaces, other services and clustersetip imports are not endpoints",
-			imports: []*mcs.ServiceImport{headless("ns", "db"), clusterSetIP("ns", "web", nil)},
-			slices: []*discovery.EndpointSlice{
+			name: "slices of other namespaces, other services and clustersetip imports are not endpoints",
+			objs: []runtime.Object{headless("ns", "db"), clusterSetIP("ns", "web", nil),
 				mcsSlice("other", "a", "db", "c1", discovery.AddressTypeIPv4, nil, ep(ready, "", "10.0.0.1")),
 				mcsSlice("ns", "b", "web", "c1", discovery.AddressTypeIPv4, nil, ep(ready, "", "10.0.0.2")),
 			},
@@ -80,16 +75,19 @@ func TestServices(t *testing.T) {
 			},
 		},
 		{
-			name:    "imports whose names are no DNS labels are skipped; output sorted",
-			imports: []*mcs.ServiceImport{clusterSetIP("ns", "z", nil), clusterSetIP("ns", "Bad", nil), clusterSetIP("a", "y", nil)},
-			want:    []service{{namespace: "a", name: "y"}, {namespace: "ns", name: "z"}},
+			name: "imports whose names are no DNS labels do not exist",
+			objs: []runtime.Object{clusterSetIP("ns", "z", nil), clusterSetIP("ns", "Bad", nil), clusterSetIP("a", "y", nil)},
+			want: []service{{namespace: "a", name: "y"}, {namespace: "ns", name: "z"}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := services(tc.imports, tc.slices)
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			want := map[string]*service{}
+			for _, svc := range tc.want {
+				want[svc.name+"."+svc.namespace] = &svc
+			}
+			if got := changes(tc.objs...); !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %v\nwant %v", got, want)
 			}
 		})
 	}
@@ -133,26 +131,26 @@ func TestNamedPort(t *testing.T) {
 
 func TestZoneOf(t *testing.T) {
 	cs := &Clusterset{Zones: []string{"clusterset.local.", "a.clusterset.local.", "example."}}
-	tests := map[string]string{
-		"clusterset.local.":                "clusterset.local.",
-		"web.ns.svc.clusterset.local.":     "clusterset.local.",
-		"x.a.clusterset.local.":            "a.clusterset.local.",
-		"a.clusterset.local.":              "a.clusterset.local.",
-		"xclusterset.local.":               "",
-		"local.":                           "",
-		"example.":                         "example.",
-		"org.":                             "",
-		`a\.clusterset.local.`:             "",
-		`x.a\.b.clusterset.local.`:         "clusterset.local.",
-		"web.ns.svc.clusterset.local.com.": "",
+	tests := map[string]int{
+		"clusterset.local.":                0,
+		"web.ns.svc.clusterset.local.":     0,
+		"x.a.clusterset.local.":            1,
+		"a.clusterset.local.":              1,
+		"xclusterset.local.":               -1,
+		"local.":                           -1,
+		"example.":                         2,
+		"org.":                             -1,
+		`a\.clusterset.local.`:             -1,
+		`x.a\.b.clusterset.local.`:         0,
+		"web.ns.svc.clusterset.local.com.": -1,
 	}
 	for qname, want := range tests {
 		if got := cs.zoneOf(qname); got != want {
-			t.Errorf("zoneOf(%q) = %q, want %q", qname, got, want)
+			t.Errorf("zoneOf(%q) = %d, want %d", qname, got, want)
 		}
 	}
 	root := &Clusterset{Zones: []string{"."}}
-	if got := root.zoneOf("anything.example."); got != "." {
-		t.Errorf("root zone: got %q", got)
+	if got := root.zoneOf("anything.example."); got != 0 {
+		t.Errorf("root zone: got %d", got)
 	}
 }

@@ -9,11 +9,9 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 
-	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 )
 
@@ -42,7 +40,7 @@ func setup(c *caddy.Controller) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	c.OnStartup(func() error {
-		go src.run(ctx, cs.rebuild)
+		go src.run(ctx, cs.update)
 		return nil
 	})
 	c.OnShutdown(func() error {
@@ -138,17 +136,18 @@ func clients(cfg config) (kubernetes.Interface, mcsclient.Interface, error) {
 	return kube, mc, nil
 }
 
-// rebuild indexes the cached objects and publishes the result.
-func (c *Clusterset) rebuild(imports []*mcs.ServiceImport, slices []*discovery.EndpointSlice) {
+// update publishes a snapshot in which the changed imports replace the previous ones.
+func (c *Clusterset) update(changed map[string]*service) {
 	start := time.Now()
+	prev := c.snapshot.Load()
 	serial := uint32(start.Unix()) // #nosec G115 -- Unix time as SOA serial, as CoreDNS does
-	if prev := c.snapshot.Load(); prev != nil && serial <= prev.serial {
+	if prev != nil && serial <= prev.serial {
 		serial = prev.serial + 1 // a changed index must have a new serial, even within a second
 	}
-	snap := buildSnapshot(c.Zones, c.ttl, serial, services(imports, slices))
+	snap := prev.update(c.Zones, c.ttl, serial, changed)
 	c.snapshot.Store(snap)
 	lastPublished.Store(time.Now().UnixNano())
 	rebuildDuration.Observe(time.Since(start).Seconds())
-	importsIndexed.Set(float64(snap.imports))
+	importsIndexed.Set(float64(len(snap.imports)))
 	endpointsIndexed.Set(float64(snap.endpoints))
 }

@@ -2,6 +2,7 @@ package clusterset
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	discovery "k8s.io/api/discovery/v1"
@@ -14,23 +15,25 @@ import (
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 )
 
+// byImport indexes cached slices by the "<ns>/<name>" key of the import they belong to.
+const byImport = "import"
+
 // source holds the informer caches the index is built from: every ServiceImport (v1alpha1), and
 // only the EndpointSlices labelled multicluster.kubernetes.io/service-name, selected by the
-// apiserver. Both caches keep stripped objects (see stripServiceImport, stripEndpointSlice).
+// apiserver. It records which imports the events touched, so that only those are rebuilt.
 type source struct {
-	imports, slices cache.Store
-	controllers     []cache.Controller
-	// changed holds one pending signal at most, so a burst of events coalesces into one rebuild.
+	imports     cache.Store
+	slices      cache.Indexer
+	controllers []cache.Controller
+
+	mu    sync.Mutex
+	dirty map[string]struct{} // "<ns>/<name>" of imports whose answers may have changed
+	// changed holds one pending signal at most, so a burst of events coalesces into one update.
 	changed chan struct{}
 }
 
 func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
-	s := &source{changed: make(chan struct{}, 1)}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.markChanged() },
-		UpdateFunc: func(any, any) { s.markChanged() },
-		DeleteFunc: func(any) { s.markChanged() },
-	}
+	s := &source{dirty: map[string]struct{}{}, changed: make(chan struct{}, 1)}
 
 	importAPI := mc.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll)
 	var importCtl, sliceCtl cache.Controller
@@ -44,8 +47,12 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 			},
 		}, mc),
 		ObjectType: &mcs.ServiceImport{},
-		Handler:    handler,
-		Transform:  stripServiceImport,
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { s.markChanged(importKey(obj)) },
+			UpdateFunc: func(_, obj any) { s.markChanged(importKey(obj)) },
+			DeleteFunc: func(obj any) { s.markChanged(importKey(obj)) },
+		},
+		Transform: toCachedImport,
 	})
 
 	sliceAPI := kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
@@ -53,7 +60,8 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 		o.LabelSelector = mcs.LabelServiceName // "exists": other slices never reach the cache
 		return o
 	}
-	s.slices, sliceCtl = cache.NewInformerWithOptions(cache.InformerOptions{
+	var slices cache.Store
+	slices, sliceCtl = cache.NewInformerWithOptions(cache.InformerOptions{
 		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				return sliceAPI.List(ctx, withLabel(o))
@@ -63,24 +71,94 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 			},
 		}, kube),
 		ObjectType: &discovery.EndpointSlice{},
-		Handler:    handler,
-		Transform:  stripEndpointSlice,
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { s.markChanged(sliceImportKey(obj)) },
+			UpdateFunc: func(old, obj any) { s.markChanged(sliceImportKey(old), sliceImportKey(obj)) },
+			DeleteFunc: func(obj any) { s.markChanged(sliceImportKey(obj)) },
+		},
+		Indexers: cache.Indexers{byImport: func(obj any) ([]string, error) {
+			if key := sliceImportKey(obj); key != "" {
+				return []string{key}, nil
+			}
+			return nil, nil
+		}},
+		Transform: toCachedSlice,
 	})
+	s.slices = slices.(cache.Indexer) // the store of an informer with indexers is an Indexer
 	s.controllers = []cache.Controller{importCtl, sliceCtl}
 	return s
 }
 
-func (s *source) markChanged() {
+// importKey is the "<ns>/<name>" key of a cached import (or of its deletion tombstone).
+func importKey(obj any) string {
+	key, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	return key
+}
+
+// sliceImportKey is the key of the import a cached slice belongs to.
+func sliceImportKey(obj any) string {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	if s, ok := obj.(*cachedSlice); ok && s.service != "" {
+		return s.namespace + "/" + s.service
+	}
+	return ""
+}
+
+func (s *source) markChanged(keys ...string) {
+	s.mu.Lock()
+	for _, k := range keys {
+		if k != "" {
+			s.dirty[k] = struct{}{}
+		}
+	}
+	s.mu.Unlock()
 	select {
 	case s.changed <- struct{}{}:
 	default:
 	}
 }
 
-// run starts the informers and calls rebuild once they have synced, then again after changes,
-// until ctx is done. A rebuild is followed by a pause as long as the rebuild took, which bounds
-// rebuilding to half a CPU under a constant stream of events while keeping small indexes prompt.
-func (s *source) run(ctx context.Context, rebuild func(imports []*mcs.ServiceImport, slices []*discovery.EndpointSlice)) {
+// takeChanged returns the current state of every import touched since the last call:
+// "<svc>.<ns>" -> its service, or nil when it is gone or cannot be named in DNS.
+func (s *source) takeChanged() map[string]*service {
+	select { // the caller handles every change signalled so far
+	case <-s.changed:
+	default:
+	}
+	s.mu.Lock()
+	dirty := s.dirty
+	s.dirty = map[string]struct{}{}
+	s.mu.Unlock()
+
+	changed := make(map[string]*service, len(dirty))
+	for key := range dirty {
+		ns, name, err := cache.SplitMetaNamespaceKey(key)
+		if err != nil {
+			continue
+		}
+		var svc *service
+		if obj, ok, _ := s.imports.GetByKey(key); ok {
+			var sl []*cachedSlice
+			objs, _ := s.slices.ByIndex(byImport, key)
+			for _, o := range objs {
+				sl = append(sl, o.(*cachedSlice))
+			}
+			if v, ok := newService(obj.(*cachedImport), sl); ok {
+				svc = &v
+			}
+		}
+		changed[name+"."+ns] = svc
+	}
+	return changed
+}
+
+// run starts the informers and, once they have synced, calls update with every import, then
+// again with the imports that changed, until ctx is done. An update is followed by a pause as
+// long as it took, which bounds updating to half a CPU under a constant stream of events while
+// keeping small updates prompt.
+func (s *source) run(ctx context.Context, update func(changed map[string]*service)) {
 	synced := make([]cache.InformerSynced, 0, len(s.controllers))
 	for _, c := range s.controllers {
 		go c.RunWithContext(ctx)
@@ -90,12 +168,8 @@ func (s *source) run(ctx context.Context, rebuild func(imports []*mcs.ServiceImp
 		return
 	}
 	for {
-		select { // this rebuild covers every change signalled so far
-		case <-s.changed:
-		default:
-		}
 		start := time.Now()
-		rebuild(listAs[*mcs.ServiceImport](s.imports), listAs[*discovery.EndpointSlice](s.slices))
+		update(s.takeChanged()) // the first one holds every import: each was added
 		pause := time.NewTimer(time.Since(start))
 		select {
 		case <-ctx.Done():
@@ -109,65 +183,4 @@ func (s *source) run(ctx context.Context, rebuild func(imports []*mcs.ServiceImp
 		case <-s.changed:
 		}
 	}
-}
-
-func listAs[T any](store cache.Store) []T {
-	items := store.List()
-	out := make([]T, 0, len(items))
-	for _, it := range items {
-		if t, ok := it.(T); ok {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// stripServiceImport keeps only what the index reads, so the cache holds no managedFields,
-// annotations, status or unused spec fields.
-func stripServiceImport(obj any) (any, error) {
-	si, ok := obj.(*mcs.ServiceImport)
-	if !ok {
-		return obj, nil // e.g. cache.DeletedFinalStateUnknown, which wraps an already stripped object
-	}
-	ports := make([]mcs.ServicePort, len(si.Spec.Ports))
-	for i, p := range si.Spec.Ports {
-		ports[i] = mcs.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
-	}
-	return &mcs.ServiceImport{
-		ObjectMeta: metav1.ObjectMeta{Name: si.Name, Namespace: si.Namespace, ResourceVersion: si.ResourceVersion},
-		Spec:       mcs.ServiceImportSpec{Type: si.Spec.Type, IPs: si.Spec.IPs, Ports: ports},
-	}, nil
-}
-
-// stripEndpointSlice keeps the two MCS labels, the ports and, per endpoint, the addresses, the
-// ready condition and the hostname.
-func stripEndpointSlice(obj any) (any, error) {
-	es, ok := obj.(*discovery.EndpointSlice)
-	if !ok {
-		return obj, nil
-	}
-	labels := make(map[string]string, 2)
-	for _, k := range []string{mcs.LabelServiceName, mcs.LabelSourceCluster} {
-		if v, ok := es.Labels[k]; ok {
-			labels[k] = v
-		}
-	}
-	eps := make([]discovery.Endpoint, len(es.Endpoints))
-	for i, ep := range es.Endpoints {
-		eps[i] = discovery.Endpoint{
-			Addresses:  ep.Addresses,
-			Conditions: discovery.EndpointConditions{Ready: ep.Conditions.Ready},
-			Hostname:   ep.Hostname,
-		}
-	}
-	ports := make([]discovery.EndpointPort, len(es.Ports))
-	for i, p := range es.Ports {
-		ports[i] = discovery.EndpointPort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
-	}
-	return &discovery.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: es.Name, Namespace: es.Namespace, ResourceVersion: es.ResourceVersion, Labels: labels},
-		AddressType: es.AddressType,
-		Endpoints:   eps,
-		Ports:       ports,
-	}, nil
 }

@@ -2,6 +2,9 @@ package clusterset
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
 
@@ -26,7 +30,7 @@ func TestSourceCachesOnlyMCSSlices(t *testing.T) {
 	}
 }
 
-func TestStripServiceImport(t *testing.T) {
+func TestToCachedImport(t *testing.T) {
 	proto := "kubernetes.io/h2c"
 	in := &mcs.ServiceImport{
 		ObjectMeta: metav1.ObjectMeta{
@@ -36,33 +40,35 @@ func TestStripServiceImport(t *testing.T) {
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "syncer"}},
 		},
 		Spec: mcs.ServiceImportSpec{
-			Type:            mcs.ClusterSetIP,
-			IPs:             []string{"10.0.0.1"},
-			Ports:           []mcs.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, AppProtocol: &proto}},
+			Type: mcs.ClusterSetIP,
+			IPs:  []string{"10.0.0.1", "bad", "fd00::1"},
+			Ports: []mcs.ServicePort{
+				{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, AppProtocol: &proto},
+				{Protocol: corev1.ProtocolTCP, Port: 81},
+			},
 			SessionAffinity: corev1.ServiceAffinityClientIP,
-			IPFamilies:      []corev1.IPFamily{corev1.IPv4Protocol},
 		},
 		Status: mcs.ServiceImportStatus{Clusters: []mcs.ClusterStatus{{Cluster: "c1"}}},
 	}
-	want := &mcs.ServiceImport{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", ResourceVersion: "7"},
-		Spec: mcs.ServiceImportSpec{
-			Type:  mcs.ClusterSetIP,
-			IPs:   []string{"10.0.0.1"},
-			Ports: []mcs.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}},
-		},
+	want := &cachedImport{
+		cachedMeta: cachedMeta{namespace: "ns", name: "web", resourceVersion: "7"},
+		ips:        []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::1")},
+		ports:      []port{{"http", "tcp", 80}},
 	}
-	got, err := stripServiceImport(in)
+	got, err := toCachedImport(in)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, %v\nwant %+v", got, err, want)
 	}
+	if got, _ := toCachedImport(cache.DeletedFinalStateUnknown{Key: "ns/web", Obj: want}); !reflect.DeepEqual(got, cache.DeletedFinalStateUnknown{Key: "ns/web", Obj: want}) {
+		t.Errorf("tombstone changed: %v", got)
+	}
 }
 
-func TestStripEndpointSlice(t *testing.T) {
+func TestToCachedSlice(t *testing.T) {
 	node, zoneName := "node-1", "z1"
 	serving := true
 	in := mcsSlice("ns", "db-c1", "db", "c1", discovery.AddressTypeIPv4,
-		[]discovery.EndpointPort{slicePort("pg", corev1.ProtocolTCP, 5432)},
+		[]discovery.EndpointPort{slicePort("pg", corev1.ProtocolTCP, 5432), slicePort("", corev1.ProtocolTCP, 1)},
 		discovery.Endpoint{
 			Addresses:  []string{"10.0.0.1"},
 			Conditions: discovery.EndpointConditions{Ready: ready, Serving: &serving},
@@ -70,40 +76,47 @@ func TestStripEndpointSlice(t *testing.T) {
 			NodeName:   &node,
 			Zone:       &zoneName,
 			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: "db-0"},
-		})
+		},
+		ep(notReady, "db-1", "10.0.0.2"),
+		ep(unknown, "Not_A_Label", "10.0.0.3"),
+		ep(ready, "", "not-an-ip"))
+	in.ResourceVersion = "9"
 	in.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "syncer"}}
 	in.Annotations = map[string]string{"x": "y"}
-	in.Labels["endpointslice.kubernetes.io/managed-by"] = "clusterset-syncer"
 
-	want := &discovery.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "db-c1", Labels: map[string]string{
-			mcs.LabelServiceName: "db", mcs.LabelSourceCluster: "c1",
-		}},
-		AddressType: discovery.AddressTypeIPv4,
-		Ports:       []discovery.EndpointPort{slicePort("pg", corev1.ProtocolTCP, 5432)},
-		Endpoints: []discovery.Endpoint{{
-			Addresses:  []string{"10.0.0.1"},
-			Conditions: discovery.EndpointConditions{Ready: ready},
-			Hostname:   new("db-0"),
-		}},
+	want := &cachedSlice{
+		cachedMeta: cachedMeta{namespace: "ns", name: "db-c1", resourceVersion: "9"},
+		service:    "db",
+		cluster:    "c1",
+		ports:      []port{{"pg", "tcp", 5432}},
+		endpoints: []cachedEndpoint{
+			{addr: netip.MustParseAddr("10.0.0.1"), hostname: "db-0"},
+			{addr: netip.MustParseAddr("10.0.0.3")},
+		},
 	}
-	got, err := stripEndpointSlice(in)
+	got, err := toCachedSlice(in)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, %v\nwant %+v", got, err, want)
 	}
+	if key := sliceImportKey(got); key != "ns/db" {
+		t.Errorf("import key %q", key)
+	}
 }
 
+// A burst of events leaves one signal and the set of touched imports; taking them clears both.
 func TestMarkChangedCoalesces(t *testing.T) {
-	s := &source{changed: make(chan struct{}, 1)}
-	for range 100 {
-		s.markChanged()
+	s := &source{dirty: map[string]struct{}{}, changed: make(chan struct{}, 1)}
+	for i := range 100 {
+		s.markChanged(fmt.Sprintf("ns/svc-%d", i%3), "")
 	}
 	if n := len(s.changed); n != 1 {
 		t.Fatalf("%d pending signals after a burst, want 1", n)
 	}
-	<-s.changed
-	if n := len(s.changed); n != 0 {
-		t.Fatalf("%d pending signals after one rebuild, want 0", n)
+	s.mu.Lock()
+	dirty := slices.Sorted(maps.Keys(s.dirty))
+	s.mu.Unlock()
+	if want := []string{"ns/svc-0", "ns/svc-1", "ns/svc-2"}; !slices.Equal(dirty, want) {
+		t.Errorf("dirty %v, want %v", dirty, want)
 	}
 }
 
