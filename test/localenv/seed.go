@@ -36,6 +36,8 @@ func (c *Cluster) seed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Create every CRD before waiting, so their establishment overlaps.
+	var names []string
 	for _, doc := range crds.All() {
 		crd := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(doc, &crd.Object); err != nil {
@@ -44,7 +46,10 @@ func (c *Cluster) seed(ctx context.Context) error {
 		if _, err := client.Resource(crdResource).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create CRD %s: %w", crd.GetName(), err)
 		}
-		if err := waitEstablished(ctx, client, crd.GetName()); err != nil {
+		names = append(names, crd.GetName())
+	}
+	for _, name := range names {
+		if err := waitEstablished(ctx, client, name); err != nil {
 			return err
 		}
 	}
