@@ -2,8 +2,8 @@
 // DNS specification (KEP-1645, schema 1.0.0) for the clusterset.local zone, from ServiceImports
 // and the EndpointSlices labelled multicluster.kubernetes.io/service-name.
 //
-// Informer events trigger a rebuild of an immutable snapshot holding every answer in advance;
-// ServeDNS only looks the query name up in the current snapshot.
+// Informer events re-index the imports they touch into a new immutable snapshot that holds every
+// answer in advance; ServeDNS only looks the query name up in the current snapshot.
 package clusterset
 
 import (

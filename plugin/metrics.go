@@ -27,7 +27,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "index_rebuild_duration_seconds",
-		Help:      "Time to rebuild the index from the informer caches.",
+		Help:      "Time to re-index the changed imports and publish the new index.",
 		// From 100µs to ~3.3s.
 		Buckets:                     prometheus.ExponentialBuckets(0.0001, 2, 16),
 		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
