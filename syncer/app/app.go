@@ -207,6 +207,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer servers.Wait()
 
+	// Every replica renews the heartbeat, so that a leader handover does not look like a
+	// dead cluster to the other members.
+	if id.ClusterID != "" {
+		go liveness.Heartbeat(ctx, local.kube, o.Namespace, id.ClusterID, o.MemberTTL)
+	}
 	if o.LeaderElect {
 		err = s.runElected(ctx, localConfig)
 	} else {
@@ -279,9 +284,6 @@ func (s *syncer) ready() bool {
 // run builds the members and targets and reconciles until ctx ends.
 func (s *syncer) run(ctx context.Context) error {
 	o := s.opts
-	if s.localID.ClusterID != "" {
-		go liveness.Heartbeat(ctx, s.local.kube, o.Namespace, s.localID.ClusterID, o.MemberTTL)
-	}
 	if o.Mode == ModePull {
 		s.admit(ctx, s.localID.ClusterID, s.local, true)
 	}
@@ -380,7 +382,7 @@ func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto boo
 	src.Run(ctx)
 	s.ctrl.AddMember(ctx, src, writeInto)
 	if writeInto {
-		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl.Enqueue, s.ctrl.EnqueueNamespace)
+		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl)
 		t.Run(ctx)
 		s.ctrl.AddTarget(ctx, t)
 	}

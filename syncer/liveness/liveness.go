@@ -38,7 +38,8 @@ func Heartbeat(ctx context.Context, client kubernetes.Interface, namespace, hold
 			setHeartbeat(lease, holder, ttl, now)
 			_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 		}
-		if err != nil && ctx.Err() == nil {
+		// A conflict is another replica's renewal, which serves as well.
+		if err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
 			klog.FromContext(ctx).Error(err, "Renewing the heartbeat Lease failed", "namespace", namespace)
 		}
 	}, ttl/3)

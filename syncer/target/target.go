@@ -85,11 +85,20 @@ type Cluster struct {
 	sliceStore  *recentwrites.Store[*discoveryv1.EndpointSlice]
 }
 
-// New builds the informers of one target. enqueue receives the key of the exported service
-// an object of the syncer belongs to whenever that object changes, and enqueueNamespace the
-// name of every namespace that appears (imports skipped for its absence can now be written).
-func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metrics.Metrics,
-	enqueue func(key string), enqueueNamespace func(namespace string)) *Cluster {
+// Queue receives the exported services to reconcile when a target changes.
+type Queue interface {
+	// Enqueue schedules the service ("namespace/name") an object of the syncer belongs to.
+	Enqueue(key string)
+	// EnqueueNamespace schedules the services of a namespace that appeared: imports skipped
+	// for its absence can now be written.
+	EnqueueNamespace(namespace string)
+	// EnqueueDerivedName schedules the services whose derived Service has this name: when
+	// one is deleted, another service whose name collided with it can take the name.
+	EnqueueDerivedName(namespace, derivedName string)
+}
+
+// New builds the informers of one target, which feed q.
+func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metrics.Metrics, q Queue) *Cluster {
 	c := &Cluster{
 		ID:      id,
 		kube:    kube,
@@ -107,23 +116,30 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 	c.importStore = recentwrites.New[*mcsv1alpha1.ServiceImport](c.imports.GetIndexer(), ownWritesTTL)
 	c.sliceStore = recentwrites.New[*discoveryv1.EndpointSlice](c.slices.GetIndexer(), ownWritesTTL)
 
-	byLabel := func(obj any) {
+	byLabel := func(obj any, _ bool) {
 		keys, _ := informers.ServiceIndex(mcsv1alpha1.LabelServiceName)[informers.ByService](obj)
 		for _, k := range keys {
-			enqueue(k)
+			q.Enqueue(k)
 		}
 	}
-	byName := func(obj any) {
+	byName := func(obj any, _ bool) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			enqueue(key)
+			q.Enqueue(key)
 		}
 	}
-	observe(c.svcs, c.svcStore.Observe, byLabel)
+	derived := func(obj any, deleted bool) {
+		byLabel(obj, deleted)
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil && deleted {
+			ns, name, _ := cache.SplitMetaNamespaceKey(key)
+			q.EnqueueDerivedName(ns, name)
+		}
+	}
+	observe(c.svcs, c.svcStore.Observe, derived)
 	observe(c.imports, c.importStore.Observe, byName)
 	observe(c.slices, c.sliceStore.Observe, byLabel)
 	_, _ = c.namespaces.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
 		if ns, ok := obj.(*corev1.Namespace); ok {
-			enqueueNamespace(ns.Name)
+			q.EnqueueNamespace(ns.Name)
 		}
 	}})
 
@@ -137,10 +153,10 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 
 // observe feeds an informer's events to its overlay and enqueues the service of every change
 // that is not the echo of the syncer's own write.
-func observe(inf cache.SharedIndexInformer, seen func(obj any, deleted bool) (own bool), enqueue func(obj any)) {
+func observe(inf cache.SharedIndexInformer, seen func(obj any, deleted bool) (own bool), enqueue func(obj any, deleted bool)) {
 	on := func(obj any, deleted bool) {
 		if !seen(obj, deleted) {
-			enqueue(obj)
+			enqueue(obj, deleted)
 		}
 	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -205,7 +221,7 @@ func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desi
 	// A ServiceImport someone else owns stops everything: our derived Service and slices
 	// would otherwise be read as the endpoints of their import.
 	if si, ok := c.importStore.Get(namespace + "/" + name); ok && !desired.IsManaged(si) {
-		c.clash(ctx, si, "ServiceImport", out)
+		c.clash(ctx, si, "ServiceImport", notManaged, out)
 		return nil
 	}
 	derived, err := c.ensureDerivedService(ctx, want.Derived, out)
@@ -222,35 +238,36 @@ func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desi
 // reporting a clash.
 func (c *Cluster) ensureDerivedService(ctx context.Context, want *corev1.Service, out *Outcome) (*corev1.Service, error) {
 	client := c.kube.CoreV1().Services(want.Namespace)
+	create := func() (*corev1.Service, error) {
+		created, err := client.Create(ctx, want, metav1.CreateOptions{})
+		c.count(kindService, "create", err)
+		if err != nil {
+			return nil, err
+		}
+		c.svcStore.Wrote(created)
+		return created, nil
+	}
 	live, ok := c.svcStore.Get(want.Namespace + "/" + want.Name)
-	if ok && desired.NeedsRecreate(want, live) {
+	if !ok {
+		created, err := create()
+		if !apierrors.IsAlreadyExists(err) {
+			return created, err
+		}
+		// Not in our cache of managed Services, so most likely not ours: look first.
+		if live, err = client.Get(ctx, want.Name, metav1.GetOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	if reason := inTheWay(live, want.Labels[mcsv1alpha1.LabelServiceName]); reason != "" {
+		c.clash(ctx, live, "Service", reason, out)
+		return nil, nil
+	}
+	if desired.NeedsRecreate(want, live) {
 		// Headless and ClusterIP Services cannot be converted into each other.
 		if err := deleteObject(ctx, c, kindService, client.Delete, live, c.svcStore.Deleted); err != nil {
 			return nil, err
 		}
-		ok = false
-	}
-	if !ok {
-		created, err := client.Create(ctx, want, metav1.CreateOptions{})
-		c.count(kindService, "create", err)
-		switch {
-		case err == nil:
-			c.svcStore.Wrote(created)
-			return created, nil
-		case !apierrors.IsAlreadyExists(err):
-			return nil, err
-		}
-		// Not in our cache, so most likely not ours; look before touching it.
-		if live, err = client.Get(ctx, want.Name, metav1.GetOptions{}); err != nil {
-			return nil, err
-		}
-		if !desired.IsManaged(live) {
-			c.clash(ctx, live, "Service", out)
-			return nil, nil
-		}
-		if desired.NeedsRecreate(want, live) {
-			return nil, fmt.Errorf("derived Service %s/%s changes between headless and ClusterIP", want.Namespace, want.Name)
-		}
+		return create()
 	}
 	if desired.DerivedServiceEqual(want, live) {
 		return live, nil
@@ -333,31 +350,34 @@ func (c *Cluster) ensureSlices(ctx context.Context, namespace, name string, want
 
 func (c *Cluster) ensureSlice(ctx context.Context, want *discoveryv1.EndpointSlice, out *Outcome) error {
 	client := c.kube.DiscoveryV1().EndpointSlices(want.Namespace)
-	live, ok := c.sliceStore.Get(want.Namespace + "/" + want.Name)
-	if ok && live.AddressType != want.AddressType {
-		// addressType is immutable.
-		if err := deleteObject(ctx, c, kindEndpointSlice, client.Delete, live, c.sliceStore.Deleted); err != nil {
-			return err
-		}
-		ok = false
-	}
-	if !ok {
+	create := func() error {
 		created, err := client.Create(ctx, want, metav1.CreateOptions{})
 		c.count(kindEndpointSlice, "create", err)
-		switch {
-		case err == nil:
+		if err == nil {
 			c.sliceStore.Wrote(created)
-			return nil
-		case !apierrors.IsAlreadyExists(err):
+		}
+		return err
+	}
+	live, ok := c.sliceStore.Get(want.Namespace + "/" + want.Name)
+	if !ok {
+		err := create()
+		if !apierrors.IsAlreadyExists(err) {
 			return err
 		}
 		if live, err = client.Get(ctx, want.Name, metav1.GetOptions{}); err != nil {
 			return err
 		}
-		if !desired.IsManaged(live) || live.AddressType != want.AddressType {
-			c.clash(ctx, live, "EndpointSlice", out)
-			return nil
+	}
+	if reason := inTheWay(live, want.Labels[mcsv1alpha1.LabelServiceName]); reason != "" {
+		c.clash(ctx, live, "EndpointSlice", reason, out)
+		return nil
+	}
+	if live.AddressType != want.AddressType {
+		// addressType is immutable.
+		if err := deleteObject(ctx, c, kindEndpointSlice, client.Delete, live, c.sliceStore.Deleted); err != nil {
+			return err
 		}
+		return create()
 	}
 	if desired.EndpointSliceEqual(want, live) {
 		return nil
@@ -389,7 +409,8 @@ func (c *Cluster) remove(ctx context.Context, namespace, name string) error {
 			return err
 		}
 	}
-	if svc, ok := c.svcStore.Get(namespace + "/" + desired.DerivedServiceName(name)); ok {
+	// The derived name may collide with another service's: delete only our own.
+	if svc, ok := c.svcStore.Get(namespace + "/" + desired.DerivedServiceName(name)); ok && inTheWay(svc, name) == "" {
 		client := c.kube.CoreV1().Services(namespace)
 		if err := deleteObject(ctx, c, kindService, client.Delete, svc, c.svcStore.Deleted); err != nil {
 			return err
@@ -412,15 +433,28 @@ func deleteObject[T recentwrites.Object](ctx context.Context, c *Cluster, kind s
 	return nil
 }
 
-// clash reports an object in the way that the syncer does not manage, as an Event on it.
-func (c *Cluster) clash(ctx context.Context, obj runtime.Object, kind string, out *Outcome) {
+// notManaged is why the syncer leaves an object without its managed-by label alone.
+const notManaged = "it is not managed by " + desired.ManagerName
+
+// inTheWay tells why obj, found under the name the syncer wants for service's derived
+// object, must be left alone, or "" when it is the syncer's object for service.
+func inTheWay(obj metav1.Object, service string) string {
+	if !desired.IsManaged(obj) {
+		return notManaged
+	}
+	if other := obj.GetLabels()[mcsv1alpha1.LabelServiceName]; other != service {
+		return fmt.Sprintf("it belongs to the import of %q, whose derived name collides (Adler-32)", other)
+	}
+	return ""
+}
+
+// clash reports an object in the way, as an Event on it, a log line and in out.
+func (c *Cluster) clash(ctx context.Context, obj runtime.Object, kind, reason string, out *Outcome) {
 	m := obj.(metav1.Object)
-	msg := fmt.Sprintf("%s %s/%s in cluster %s is not managed by %s (label %s)",
-		kind, m.GetNamespace(), m.GetName(), c.ID, desired.ManagerName, desired.ManagedByLabel)
+	msg := fmt.Sprintf("%s %s/%s in cluster %s is in the way: %s", kind, m.GetNamespace(), m.GetName(), c.ID, reason)
 	klog.FromContext(ctx).Info("Object in the way, left alone", "cluster", c.ID, "kind", kind,
-		"namespace", m.GetNamespace(), "name", m.GetName())
-	c.recorder.Event(obj, corev1.EventTypeWarning, "ImportClash",
-		"clusterset-syncer will not overwrite this object, which it does not manage, to import the exported service")
+		"namespace", m.GetNamespace(), "name", m.GetName(), "reason", reason)
+	c.recorder.Event(obj, corev1.EventTypeWarning, "ImportClash", desired.ManagerName+" leaves this object alone: "+reason)
 	out.Clashes = append(out.Clashes, msg)
 }
 

@@ -299,7 +299,8 @@ func (b *bench) exportLatency(ctx context.Context) ([]time.Duration, error) {
 		}
 	}
 	src := b.clusters[0]
-	name := func(i int) string { return fmt.Sprintf("lat-%03d", i) }
+	names := harness.DistinctNames("lat", b.cfg.exports)
+	name := func(i int) string { return names[i] }
 	if err := parallel(b.cfg.exports, func(i int) error {
 		return createExported(ctx, src, latencyNS, name(i), []string{fmt.Sprintf("10.200.%d.%d", i/250, i%250+1)}, false)
 	}); err != nil {
@@ -343,9 +344,10 @@ func (b *bench) endpointLatency(ctx context.Context) ([]time.Duration, error) {
 		})
 	}
 	added := func(i int) string { return fmt.Sprintf("10.201.%d.%d", i/250, i%250+1) }
+	names := harness.DistinctNames("lat", b.cfg.exports)
 	start, err := paced(b.cfg.exports, b.cfg.rate, added, func(i int) error {
 		eps := []string{fmt.Sprintf("10.200.%d.%d", i/250, i%250+1), added(i)}
-		s := sourceSlice(latencyNS, fmt.Sprintf("lat-%03d", i), eps)
+		s := sourceSlice(latencyNS, names[i], eps)
 		_, err := src.Kube.DiscoveryV1().EndpointSlices(latencyNS).Update(ctx, s, metav1.UpdateOptions{})
 		return err
 	})
@@ -379,6 +381,7 @@ func (b *bench) coldConvergence(ctx context.Context) (*coldResult, error) {
 	n, e := b.cfg.services, b.cfg.endpoints
 	logf("cold convergence: %d clusters x %d services x %d endpoints; creating the sources with the syncers stopped", len(b.clusters), n, e)
 	b.stopSyncers()
+	names := harness.DistinctNames("cold", n)
 	var wg sync.WaitGroup
 	errs := make([]error, len(b.clusters))
 	for ci, c := range b.clusters {
@@ -392,7 +395,7 @@ func (b *bench) coldConvergence(ctx context.Context) (*coldResult, error) {
 					k := i*e + j
 					eps = append(eps, fmt.Sprintf("10.%d.%d.%d", 10+ci*10+k/65000, k/250%260, k%250+1))
 				}
-				return createExported(ctx, c, coldNS, fmt.Sprintf("cold-%04d", i), eps, true)
+				return createExported(ctx, c, coldNS, names[i], eps, true)
 			})
 		})
 	}

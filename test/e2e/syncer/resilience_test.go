@@ -260,7 +260,8 @@ func (s *suite) testKillMidSync(t *testing.T) {
 	s.stopSyncer(t, victim.ID)
 	defer s.startSyncer(t, victim)
 
-	name := func(i int) string { return fmt.Sprintf("svc-%03d", i) }
+	names := harness.DistinctNames("svc", n)
+	name := func(i int) string { return names[i] }
 	endpointsOf := func(i, gen int) []endpoint {
 		return []endpoint{{ip: fmt.Sprintf("10.%d.%d.1", 100+10*gen+i/200, i%200)}, {ip: fmt.Sprintf("10.%d.%d.2", 100+10*gen+i/200, i%200)}}
 	}
@@ -391,4 +392,69 @@ func (s *suite) checkExactly(c *harness.Cluster, ns, src string, want map[string
 		return fmt.Errorf("%d slices with wrong endpoints, e.g. %s", len(wrong), wrong[0])
 	}
 	return nil
+}
+
+// testLeaderElection: two replicas of cluster-2's syncer with --leader-elect; one leads and
+// writes, the standby is ready too; killing the leader hands over to the standby.
+func (s *suite) testLeaderElection(t *testing.T) {
+	const ns = "election"
+	s.namespace(t, ns)
+	c1, c2 := s.cluster("cluster-1"), s.cluster("cluster-2")
+	binary, err := harness.BuildSyncer(s.ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stopSyncer(t, c2.ID)
+	defer s.startSyncer(t, c2)
+	logs := t.TempDir()
+	var replicas []*harness.Process
+	for i := range 2 {
+		args := append(harness.ProcessArgs(c2, s.mode, s.memberDir, ttl), "--leader-elect")
+		p, err := harness.StartProcess(binary, filepath.Join(logs, fmt.Sprintf("replica-%d.log", i)), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("replica %d:\n%s", i, p.LogTail(30))
+			}
+			p.Stop()
+		})
+		replicas = append(replicas, p)
+	}
+	for _, p := range replicas {
+		if err := p.WaitReady(s.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exportOne := func(name string, prefix string) {
+		s.createService(t, c1, service(ns, name, corev1.ServiceTypeClusterIP, port("http", 80)))
+		s.createSlice(t, c1, ns, name, name+"-1", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{slicePort("http", 8080)}, ips(prefix, 1))
+		s.export(t, c1, ns, name)
+		eventually(t, name+" imported into cluster-2", func() error {
+			return s.checkImport(c2, ns, name, imported{typ: mcsv1alpha1.ClusterSetIP, ports: []string{"http/TCP/80"},
+				clusters: []string{"cluster-1"}, eps: map[string][]string{"cluster-1": addresses(ips(prefix, 1))}})
+		})
+	}
+	exportOne("first", "10.120")
+
+	var leader *harness.Process
+	eventually(t, "one leader", func() error {
+		lease, err := c2.Kube.CoordinationV1().Leases(harness.SyncerNamespace).Get(s.ctx, app.LeaderElectionLease, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+		for _, p := range replicas {
+			if strings.HasSuffix(holder, fmt.Sprintf("_%d", p.PID())) {
+				leader = p
+				return nil
+			}
+		}
+		return fmt.Errorf("lease held by %q", holder)
+	})
+	leader.Kill()
+	killed := time.Now()
+	exportOne("second", "10.121")
+	t.Logf("the standby took over and imported within %v of the leader's death", time.Since(killed).Round(100*time.Millisecond))
 }

@@ -28,6 +28,7 @@ import (
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/clusterset/clusterset/syncer/app"
+	"github.com/clusterset/clusterset/syncer/desired"
 	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/test/localenv"
 )
@@ -363,4 +364,20 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// DistinctNames returns n names prefix-<i> whose derived Service names do not collide. The
+// Adler-32 of the derived names collides often on such names (prefix-000..prefix-299 give
+// about 150 distinct ones), which tests and benchmarks about other things must avoid.
+func DistinctNames(prefix string, n int) []string {
+	var names []string
+	taken := map[string]bool{}
+	for i := 0; len(names) < n; i++ {
+		name := fmt.Sprintf("%s-%03d", prefix, i)
+		if d := desired.DerivedServiceName(name); !taken[d] {
+			taken[d] = true
+			names = append(names, name)
+		}
+	}
+	return names
 }
