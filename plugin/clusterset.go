@@ -74,7 +74,8 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 }
 
 // zoneOf returns the index of the longest of the plugin's zones that holds qname, or -1. It is
-// plugin.Zones.Matches without its allocations: both names are lowercase and fully qualified.
+// plugin.Zones.Matches without its allocations: both names are lowercase and fully qualified,
+// and no zone is the root (setup refuses it).
 func (c *Clusterset) zoneOf(qname string) int {
 	if strings.IndexByte(qname, '\\') >= 0 {
 		// Escaped dots: let miekg/dns split the labels.
@@ -83,7 +84,7 @@ func (c *Clusterset) zoneOf(qname string) int {
 	best := -1
 	for i, z := range c.Zones {
 		if (best < 0 || len(z) > len(c.Zones[best])) && strings.HasSuffix(qname, z) &&
-			(len(qname) == len(z) || z == "." || qname[len(qname)-len(z)-1] == '.') {
+			(len(qname) == len(z) || qname[len(qname)-len(z)-1] == '.') {
 			best = i
 		}
 	}

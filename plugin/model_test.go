@@ -149,8 +149,4 @@ func TestZoneOf(t *testing.T) {
 			t.Errorf("zoneOf(%q) = %d, want %d", qname, got, want)
 		}
 	}
-	root := &Clusterset{Zones: []string{"."}}
-	if got := root.zoneOf("anything.example."); got != 0 {
-		t.Errorf("root zone: got %d", got)
-	}
 }

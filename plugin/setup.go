@@ -2,6 +2,7 @@ package clusterset
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -73,6 +74,9 @@ func parse(c *caddy.Controller) (*Clusterset, config, error) {
 		args = []string{DefaultZone}
 	}
 	cs.Zones = plugin.OriginsFromArgsOrServerBlock(args, c.ServerBlockKeys)
+	if slices.Contains(cs.Zones, ".") {
+		return nil, cfg, c.Err("the root zone cannot be a clusterset zone")
+	}
 	for c.NextBlock() {
 		switch c.Val() {
 		case "kubeconfig":

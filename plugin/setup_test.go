@@ -45,6 +45,7 @@ func TestParse(t *testing.T) {
 		{name: "kubeconfig too many", input: "clusterset {\nkubeconfig a b c\n}", err: "Wrong argument count"},
 		{name: "unknown property", input: "clusterset {\nendpoint http://x\n}", err: `unknown property "endpoint"`},
 		{name: "twice", input: "clusterset\nclusterset", err: "this plugin can only be used once per Server Block"},
+		{name: "root zone", input: "clusterset .", err: "the root zone cannot be a clusterset zone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
