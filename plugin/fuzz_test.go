@@ -2,6 +2,7 @@ package clusterset
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -85,8 +86,8 @@ func FuzzIndexNames(f *testing.F) {
 			mcsSlice(ns, "a", name, cluster, discovery.AddressTypeIPv4, ports, ep(ready, hostname, ip4), ep(unknown, "", ip4)),
 			mcsSlice(ns, "b", name, cluster, discovery.AddressTypeIPv6, ports, ep(ready, hostname, ip6)))
 		snap := (*snapshot)(nil).update([]string{zone}, defaultTTL, 1, changes(objs...))
-		for key, names := range snap.zones[0].services {
-			for _, nn := range names {
+		for key, imp := range allImports(snap) {
+			for _, nn := range imp.names[0] {
 				owner := nn.prefix + key + ".svc." + zone
 				if _, ok := dns.IsDomainName(owner); !ok || owner != strings.ToLower(owner) || !fits(owner) {
 					t.Fatalf("bad name %q in the index", owner)
@@ -111,4 +112,12 @@ func FuzzIndexNames(f *testing.F) {
 			}
 		}
 	})
+}
+
+func allImports(s *snapshot) map[string]*indexedImport {
+	all := map[string]*indexedImport{}
+	for _, shard := range s.shards {
+		maps.Copy(all, shard)
+	}
+	return all
 }

@@ -10,24 +10,46 @@ import (
 )
 
 // snapshot is an immutable index of every name the plugin answers, with the records built in
-// advance. A change produces a new snapshot (see update) that shares every service it did not
-// touch with the previous one; nothing reachable from a published snapshot is ever modified.
-// Record slices have len == cap, so a plugin appending to a response reallocates instead of
-// writing into the index.
+// advance. A change produces a new snapshot (see update) that shares with the previous one every
+// shard it did not touch; nothing reachable from a published snapshot is ever modified. Record
+// slices have len == cap, so a plugin appending to a response reallocates instead of writing
+// into the index.
 type snapshot struct {
-	zones      []*zoneIndex   // in the order of Clusterset.Zones
-	imports    map[string]int // "<svc>.<ns>" of every indexed import -> its ready headless endpoints
-	namespaces map[string]int // namespace -> number of indexed imports in it
-	endpoints  int            // sum of imports' values
+	zones      []*zoneIndex          // in the order of Clusterset.Zones
+	shards     [shardCount]importMap // the imports, by shardOf their key
+	namespaces map[string]int        // namespace -> number of indexed imports in it
+	imports    int
+	endpoints  int // ready endpoint addresses of the headless imports
 	serial     uint32
 }
 
-// zoneIndex holds the names of one zone.
+// Sharding bounds what an update copies: the touched shards, not a map of every import.
+const shardCount = 64
+
+// importMap holds the indexed imports of one shard by "<svc>.<ns>".
+type importMap map[string]*indexedImport
+
+// indexedImport is one import: its names in every zone (nil in a zone where it has none, e.g. a
+// headless import without ready endpoints), and its ready headless endpoints.
+type indexedImport struct {
+	names     [][]namedNode // by zone; see buildService
+	endpoints int
+}
+
+// shardOf is FNV-1a of key, folded to a shard.
+func shardOf(key string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return int(h % shardCount)
+}
+
+// zoneIndex holds the fixed names of one zone.
 type zoneIndex struct {
-	zone     string                 // lowercase, fully qualified
-	soa      []dns.RR               // [SOA], the authority section of negative answers
-	fixed    map[string]*node       // the apex (""), dns., ns.dns., dns-version. and svc.
-	services map[string][]namedNode // "<svc>.<ns>" -> the names of that service, see buildService
+	zone  string           // lowercase, fully qualified
+	soa   []dns.RR         // [SOA], the authority section of negative answers
+	fixed map[string]*node // the apex (""), dns., ns.dns., dns-version. and svc.
 }
 
 // namedNode is one name of a service: the service name itself (prefix ""), an SRV name or its
@@ -67,12 +89,12 @@ func (n *node) records(qtype uint16) (answer, extra []dns.RR) {
 	return nil, nil
 }
 
-// find returns the node of rel, a name relative to the zone with its trailing dot
-// ("web.default.svc."), or nil if it does not exist. It parses rel as
+// lookup returns the node of rel in zone i, or nil if it does not exist. rel is the name
+// relative to the zone, with its trailing dot ("web.default.svc."). It parses rel as
 // [<prefix>]<svc>.<ns>.svc. without allocating. Labels with escaped dots never match, because
 // no indexed name contains a backslash.
-func (z *zoneIndex) find(rel string) *node {
-	if n, ok := z.fixed[rel]; ok {
+func (s *snapshot) lookup(i int, rel string) *node {
+	if n, ok := s.zones[i].fixed[rel]; ok {
 		return n
 	}
 	head, ok := strings.CutSuffix(rel, ".svc.")
@@ -81,74 +103,69 @@ func (z *zoneIndex) find(rel string) *node {
 	}
 	nsDot := strings.LastIndexByte(head, '.')
 	if nsDot < 0 { // <ns>.svc.
+		if s.namespaces[head] > 0 {
+			return emptyNonTerminal
+		}
 		return nil
 	}
 	svcDot := strings.LastIndexByte(head[:nsDot], '.') // -1 when there is no prefix
-	names := z.services[head[svcDot+1:]]
-	i, found := slices.BinarySearchFunc(names, head[:svcDot+1], func(n namedNode, prefix string) int {
+	key := head[svcDot+1:]
+	imp := s.shards[shardOf(key)][key]
+	if imp == nil {
+		return nil
+	}
+	names := imp.names[i]
+	j, found := slices.BinarySearchFunc(names, head[:svcDot+1], func(n namedNode, prefix string) int {
 		return strings.Compare(n.prefix, prefix)
 	})
 	if !found {
 		return nil
 	}
-	return &names[i].node
-}
-
-// findNamespace reports whether rel is <ns>.svc. of a namespace with imports.
-func (s *snapshot) findNamespace(rel string) *node {
-	ns, ok := strings.CutSuffix(rel, ".svc.")
-	if !ok || strings.IndexByte(ns, '.') >= 0 || s.namespaces[ns] == 0 {
-		return nil
-	}
-	return emptyNonTerminal
-}
-
-// lookup finds rel in zone i.
-func (s *snapshot) lookup(i int, rel string) *node {
-	if n := s.zones[i].find(rel); n != nil {
-		return n
-	}
-	return s.findNamespace(rel)
+	return &names[j].node
 }
 
 // update returns a new snapshot in which the imports of changed ("<svc>.<ns>" -> service, or
 // nil for a removed import) replace those of s. s may be nil (the first snapshot).
 func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string]*service) *snapshot {
-	next := &snapshot{imports: map[string]int{}, namespaces: map[string]int{}, serial: serial}
+	next := &snapshot{namespaces: map[string]int{}, serial: serial}
 	if s != nil {
-		next.imports, next.namespaces, next.endpoints = maps.Clone(s.imports), maps.Clone(s.namespaces), s.endpoints
+		next.shards, next.imports, next.endpoints = s.shards, s.imports, s.endpoints
+		next.namespaces = maps.Clone(s.namespaces)
 	}
-	for i, zone := range zones {
-		z := &zoneIndex{zone: zone, services: map[string][]namedNode{}}
-		if s != nil {
-			z.services = maps.Clone(s.zones[i].services)
-		}
-		z.soa, z.fixed = apex(zone, ttl, serial)
-		next.zones = append(next.zones, z)
+	for _, zone := range zones {
+		soa, fixed := apex(zone, ttl, serial)
+		next.zones = append(next.zones, &zoneIndex{zone: zone, soa: soa, fixed: fixed})
 	}
+	copied := map[int]bool{}
 	for key, svc := range changed {
-		if n, ok := next.imports[key]; ok {
+		si := shardOf(key)
+		if !copied[si] {
+			next.shards[si], copied[si] = maps.Clone(next.shards[si]), true
+			if next.shards[si] == nil {
+				next.shards[si] = importMap{}
+			}
+		}
+		shard := next.shards[si]
+		if old, ok := shard[key]; ok {
 			ns := key[strings.IndexByte(key, '.')+1:]
-			delete(next.imports, key)
-			next.endpoints -= n
+			delete(shard, key)
+			next.imports--
+			next.endpoints -= old.endpoints
 			if next.namespaces[ns]--; next.namespaces[ns] == 0 {
 				delete(next.namespaces, ns)
-			}
-			for _, z := range next.zones {
-				delete(z.services, key)
 			}
 		}
 		if svc == nil {
 			continue
 		}
-		next.imports[key] = len(svc.endpoints)
-		next.endpoints += len(svc.endpoints)
-		next.namespaces[svc.namespace]++
-		for _, z := range next.zones {
-			if names := buildService(z.zone, ttl, svc); len(names) > 0 {
-				z.services[key] = names
-			}
+		imp := &indexedImport{endpoints: len(svc.endpoints)}
+		for _, zone := range zones {
+			imp.names = append(imp.names, buildService(zone, ttl, svc))
 		}
+		shard[key] = imp
+		next.imports++
+		next.endpoints += imp.endpoints
+		next.namespaces[svc.namespace]++
 	}
 	return next
 }

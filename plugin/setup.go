@@ -152,6 +152,6 @@ func (c *Clusterset) update(changed map[string]*service) {
 	c.snapshot.Store(snap)
 	lastPublished.Store(time.Now().UnixNano())
 	rebuildDuration.Observe(time.Since(start).Seconds())
-	importsIndexed.Set(float64(len(snap.imports)))
+	importsIndexed.Set(float64(snap.imports))
 	endpointsIndexed.Set(float64(snap.endpoints))
 }
