@@ -83,7 +83,7 @@ func DefaultOptions() Options {
 		QPS:                    200,
 		Burst:                  400,
 		MaxEndpointsPerSlice:   desired.DefaultMaxEndpointsPerSlice,
-		Workers:                8,
+		Workers:                16,
 		ResyncPeriod:           10 * time.Minute,
 	}
 }

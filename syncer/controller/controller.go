@@ -263,13 +263,19 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		want.Slices = desired.EndpointSlices(svc, exports, c.opts.MaxEndpointsPerSlice)
 	}
 
+	// Targets are independent clusters: write into them in parallel (hub mode has several).
+	outs, targetErrs := make([]target.Outcome, len(targets)), make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { outs[i], targetErrs[i] = t.Sync(ctx, namespace, name, want) })
+	}
+	wg.Wait()
 	published, imported := true, false
 	var clashes []string
 	var errs []error
-	for _, t := range targets {
-		out, err := t.Sync(ctx, namespace, name, want)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %s: %w", t.ID, err))
+	for i, out := range outs {
+		if targetErrs[i] != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", targets[i].ID, targetErrs[i]))
 		}
 		published = published && (out.Published || out.NamespaceMissing)
 		imported = imported || out.Published

@@ -7,7 +7,9 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -228,10 +230,14 @@ func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desi
 	if err != nil || derived == nil {
 		return err
 	}
-	if err := c.ensureServiceImport(ctx, desired.ServiceImport(want.Service, derived)); err != nil {
-		return err
-	}
-	return c.ensureSlices(ctx, namespace, name, want.Slices, out)
+	// The import needs the derived Service's cluster IPs; the slices need nothing but the
+	// derived name, so they are written meanwhile.
+	var importErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { importErr = c.ensureServiceImport(ctx, desired.ServiceImport(want.Service, derived)) })
+	slicesErr := c.ensureSlices(ctx, namespace, name, want.Slices, out)
+	wg.Wait()
+	return errors.Join(importErr, slicesErr)
 }
 
 // ensureDerivedService returns the live derived Service once it is as desired, or nil after

@@ -41,8 +41,8 @@ import (
 )
 
 type config struct {
-	exports, rate, services, endpoints int
-	resync                             time.Duration
+	exports, rate, services, endpoints, workers int
+	resync                                      time.Duration
 }
 
 func main() {
@@ -52,6 +52,7 @@ func main() {
 	flag.IntVar(&cfg.services, "services", 1000, "services exported by every cluster for the cold convergence")
 	flag.IntVar(&cfg.endpoints, "endpoints", 10, "endpoints per service and cluster for the cold convergence")
 	flag.DurationVar(&cfg.resync, "resync", 20*time.Second, "the syncers' --resync-period")
+	flag.IntVar(&cfg.workers, "workers", 0, "the syncers' --workers (0: their default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -109,6 +110,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	defer func() { b.stopSyncers() }()
 
+	baseline, err := b.baselineLatency(ctx)
+	if err != nil {
+		return err
+	}
 	exportLat, err := b.exportLatency(ctx)
 	if err != nil {
 		return err
@@ -121,7 +126,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	report(cfg, exportLat, endpointLat, cold)
+	report(cfg, baseline, exportLat, endpointLat, cold)
 	return nil
 }
 
@@ -134,6 +139,9 @@ func (b *bench) startSyncers(ctx context.Context) error {
 	b.syncers = nil
 	for _, c := range b.clusters {
 		args := append(harness.ProcessArgs(c, app.ModePull, b.memberDir, time.Minute), "--resync-period="+b.cfg.resync.String())
+		if b.cfg.workers > 0 {
+			args = append(args, fmt.Sprintf("--workers=%d", b.cfg.workers))
+		}
 		p, err := harness.StartProcess(b.binary, filepath.Join(b.logDir, fmt.Sprintf("%s-%d.log", c.ID, b.runs)), args...)
 		if err != nil {
 			return err
@@ -290,6 +298,38 @@ func watch(ctx context.Context, inf cache.SharedIndexInformer, handle func(obj a
 }
 
 const latencyNS = "latency"
+
+// baselineLatency measures the machine rather than the syncer: how long a Service created
+// in one cluster takes to reach a watch of that cluster. The syncer's export-to-import path
+// is a watch from the exporting cluster plus two such writes (derived Service, then the
+// ServiceImport carrying its cluster IP) in series.
+func (b *bench) baselineLatency(ctx context.Context) ([]time.Duration, error) {
+	const ns = "baseline"
+	logf("baseline: Service create -> watch event, %d at %d/s", b.cfg.exports, b.cfg.rate)
+	c := b.clusters[1]
+	if err := c.EnsureNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	seen := newFirstSeen(1)
+	watchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch(watchCtx, informers.Services(c.Kube, informers.Config{}), func(obj any) {
+		if svc, ok := obj.(*corev1.Service); ok && svc.Namespace == ns {
+			seen.see(0, svc.Name, time.Now())
+		}
+	})
+	name := func(i int) string { return fmt.Sprintf("base-%03d", i) }
+	start, err := paced(b.cfg.exports, b.cfg.rate, name, func(i int) error {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name(i)},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}}}}
+		_, err := c.Kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return seen.latencies(ctx, start, time.Minute)
+}
 
 func (b *bench) exportLatency(ctx context.Context) ([]time.Duration, error) {
 	logf("export -> ServiceImport latency: %d exports at %d/s", b.cfg.exports, b.cfg.rate)
@@ -578,7 +618,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-func report(cfg config, exportLat, endpointLat []time.Duration, cold *coldResult) {
+func report(cfg config, baseline, exportLat, endpointLat []time.Duration, cold *coldResult) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
 	fmt.Printf("\nsyncbench: 3 clusters (localenv), pull mode, one clusterset-syncer process per cluster\n\n")
 	fmt.Printf("%-46s %8s %9s %9s %9s  %s\n", "latency", "samples", "p50", "p99", "max", "target")
@@ -587,6 +627,7 @@ func report(cfg config, exportLat, endpointLat []time.Duration, cold *coldResult
 		d      []time.Duration
 		target string
 	}{
+		{fmt.Sprintf("baseline: Service create -> watch (%d/s)", cfg.rate), baseline, "(the machine)"},
 		{fmt.Sprintf("export -> ServiceImport, every cluster (%d/s)", cfg.rate), exportLat, "p99 <= 1 s"},
 		{fmt.Sprintf("endpoint change -> mirrored slice (%d/s)", cfg.rate), endpointLat, "p99 <= 500 ms"},
 	} {
