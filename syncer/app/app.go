@@ -150,6 +150,16 @@ func (o *Options) clientsFor(cfg *rest.Config) (clients, error) {
 
 // Run runs the syncer until ctx ends (nil) or it fails.
 func Run(ctx context.Context, o Options) error {
+	err := run(ctx, o)
+	if ctx.Err() != nil {
+		// A stop requested while starting (say, during the ClusterProperty
+		// read) surfaces as a canceled request; it is a clean stop.
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, o Options) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
