@@ -47,15 +47,15 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return dns.RcodeServerFailure, nil
 	}
 
+	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])])
+	if n == nil && c.Fall.Through(qname) {
+		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
+	}
+
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true
-
-	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])])
 	if n == nil {
-		if c.Fall.Through(qname) {
-			return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
-		}
 		m.Rcode = dns.RcodeNameError
 		m.Ns = snap.zones[zi].soa
 		w.WriteMsg(m)
