@@ -123,6 +123,11 @@ func toCachedSlice(obj any) (any, error) {
 			c.ports = append(c.ports, np)
 		}
 	}
+	n := 0
+	for _, ep := range es.Endpoints {
+		n += len(ep.Addresses)
+	}
+	c.endpoints = make([]cachedEndpoint, 0, n) // exact size: the cache keeps it for long
 	for _, ep := range es.Endpoints {
 		if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 			continue
@@ -137,5 +142,6 @@ func toCachedSlice(obj any) (any, error) {
 			}
 		}
 	}
+	c.endpoints, c.ports = slices.Clip(c.endpoints), slices.Clip(c.ports)
 	return c, nil
 }

@@ -200,6 +200,14 @@ func hdr(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
 }
 
+// exact returns s in a new array of its length (nil if empty), so len == cap.
+func exact[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return append(make(S, 0, len(s)), s...)
+}
+
 // fits reports whether a fully qualified name of plain labels (no escapes) is within the
 // 255 octets a DNS name may have on the wire (one more than its text).
 func fits(name string) bool { return len(name) < 255 }
@@ -283,10 +291,11 @@ func buildService(zone string, ttl uint32, svc *service) []namedNode {
 	}
 	names := make([]namedNode, 0, len(b.names))
 	for prefix, n := range b.names {
+		// Exact-size copies: append left spare capacity, which the index would keep for long.
 		for i := range n.sets {
-			n.sets[i].rrs = slices.Clip(n.sets[i].rrs)
+			n.sets[i].rrs = exact(n.sets[i].rrs)
 		}
-		n.sets, n.extra = slices.Clip(n.sets), slices.Clip(n.extra)
+		n.sets, n.extra = exact(n.sets), exact(n.extra)
 		names = append(names, namedNode{prefix: prefix, node: *n})
 	}
 	slices.SortFunc(names, func(a, b namedNode) int { return strings.Compare(a.prefix, b.prefix) })

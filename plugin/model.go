@@ -76,12 +76,17 @@ func parseAddr(s string) (netip.Addr, bool) {
 // namedPort keeps ports that can appear as _<name>._<proto>: named, with a known protocol and a
 // port number that fits an SRV record.
 func namedPort(name, proto string, p int32) (port, bool) {
-	proto = strings.ToLower(proto)
 	if name == "" || !isLabel(name) || p <= 0 || p > 65535 {
 		return port{}, false
 	}
-	switch proto {
-	case "tcp", "udp", "sctp":
+	// Constants rather than strings.ToLower: every cached port shares them.
+	switch strings.ToUpper(proto) {
+	case "TCP":
+		proto = "tcp"
+	case "UDP":
+		proto = "udp"
+	case "SCTP":
+		proto = "sctp"
 	default:
 		return port{}, false
 	}
