@@ -159,8 +159,8 @@ func (s *Store[T]) Deleted(obj T) {
 
 // Observe is called from the informer's event handlers. It drops own writes the informer has
 // caught up with, which keeps the overlay small, and reports whether the event is the echo of
-// an own write (same object at the same resourceVersion, or the deletion the syncer made),
-// which the caller need not react to.
+// an own write (the same object at the resourceVersion of an own write or an older one, or the
+// deletion the syncer made), which the caller need not react to.
 func (s *Store[T]) Observe(obj any, deleted bool) (own bool) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj, deleted = d.Obj, true
@@ -189,6 +189,10 @@ func (s *Store[T]) Observe(obj any, deleted bool) (own bool) {
 	case !deleted && !e.deleted && rv >= e.rv:
 		delete(s.entries, key)
 		return rv == e.rv
+	case !deleted && !e.deleted && e.uid == m.GetUID():
+		// An older state of an object the syncer has written since (a create followed by a
+		// status update): nothing to react to, the overlay already holds the newer one.
+		return true
 	}
 	return false
 }

@@ -100,8 +100,11 @@ func TestObserve(t *testing.T) {
 	s, _, _ := newStore()
 	created := svc("a", "u1", "5", "x")
 	s.Wrote(created)
-	if own := s.Observe(svc("a", "u1", "4", "x"), false); own || s.Len() != 1 {
-		t.Fatalf("an older event: own=%v, %d entries; want false, 1", own, s.Len())
+	if own := s.Observe(svc("a", "u1", "4", "x"), false); !own || s.Len() != 1 {
+		t.Fatalf("an older state of the own write: own=%v, %d entries; want true, 1", own, s.Len())
+	}
+	if own := s.Observe(svc("a", "u2", "4", "x"), false); own || s.Len() != 1 {
+		t.Fatalf("an older event of another object: own=%v, %d entries; want false, 1", own, s.Len())
 	}
 	if own := s.Observe(created, false); !own || s.Len() != 0 {
 		t.Errorf("the echo of the own write: own=%v, %d entries; want true, 0", own, s.Len())

@@ -110,7 +110,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	defer func() { b.stopSyncers() }()
 
-	baseline, err := b.baselineLatency(ctx)
+	baseline, baselineCRD, err := b.baselineLatency(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	report(cfg, baseline, exportLat, endpointLat, cold)
+	report(cfg, baseline, baselineCRD, exportLat, endpointLat, cold)
 	return nil
 }
 
@@ -299,23 +299,29 @@ func watch(ctx context.Context, inf cache.SharedIndexInformer, handle func(obj a
 
 const latencyNS = "latency"
 
-// baselineLatency measures the machine rather than the syncer: how long a Service created
-// in one cluster takes to reach a watch of that cluster. The syncer's export-to-import path
-// is a watch from the exporting cluster plus two such writes (derived Service, then the
-// ServiceImport carrying its cluster IP) in series.
-func (b *bench) baselineLatency(ctx context.Context) ([]time.Duration, error) {
+// baselineLatency measures the machine rather than the syncer: how long an object created
+// in one cluster takes to reach a watch of that cluster, for a built-in kind (Service) and a
+// custom resource (ServiceExport). The syncer's export-to-import path is a ServiceExport watch
+// plus two writes in series (derived Service, then the ServiceImport carrying its cluster IP)
+// and the ServiceImport watch of the observer.
+func (b *bench) baselineLatency(ctx context.Context) (builtin, custom []time.Duration, err error) {
 	const ns = "baseline"
-	logf("baseline: Service create -> watch event, %d at %d/s", b.cfg.exports, b.cfg.rate)
+	logf("baseline: create -> watch event, %d Services and %d ServiceExports at %d/s", b.cfg.exports, b.cfg.exports, b.cfg.rate)
 	c := b.clusters[1]
 	if err := c.EnsureNamespace(ctx, ns); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	seen := newFirstSeen(1)
+	services, exports := newFirstSeen(1), newFirstSeen(1)
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watch(watchCtx, informers.Services(c.Kube, informers.Config{}), func(obj any) {
 		if svc, ok := obj.(*corev1.Service); ok && svc.Namespace == ns {
-			seen.see(0, svc.Name, time.Now())
+			services.see(0, svc.Name, time.Now())
+		}
+	})
+	watch(watchCtx, informers.ServiceExports(c.MCS, informers.Config{}), func(obj any) {
+		if se, ok := obj.(*mcsv1alpha1.ServiceExport); ok && se.Namespace == ns {
+			exports.see(0, se.Name, time.Now())
 		}
 	})
 	name := func(i int) string { return fmt.Sprintf("base-%03d", i) }
@@ -326,9 +332,21 @@ func (b *bench) baselineLatency(ctx context.Context) ([]time.Duration, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return seen.latencies(ctx, start, time.Minute)
+	if builtin, err = services.latencies(ctx, start, time.Minute); err != nil {
+		return nil, nil, err
+	}
+	start, err = paced(b.cfg.exports, b.cfg.rate, name, func(i int) error {
+		se := &mcsv1alpha1.ServiceExport{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name(i)}}
+		_, err := c.MCS.MulticlusterV1alpha1().ServiceExports(ns).Create(ctx, se, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	custom, err = exports.latencies(ctx, start, time.Minute)
+	return builtin, custom, err
 }
 
 func (b *bench) exportLatency(ctx context.Context) ([]time.Duration, error) {
@@ -618,7 +636,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-func report(cfg config, baseline, exportLat, endpointLat []time.Duration, cold *coldResult) {
+func report(cfg config, baseline, baselineCRD, exportLat, endpointLat []time.Duration, cold *coldResult) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
 	fmt.Printf("\nsyncbench: 3 clusters (localenv), pull mode, one clusterset-syncer process per cluster\n\n")
 	fmt.Printf("%-46s %8s %9s %9s %9s  %s\n", "latency", "samples", "p50", "p99", "max", "target")
@@ -628,6 +646,7 @@ func report(cfg config, baseline, exportLat, endpointLat []time.Duration, cold *
 		target string
 	}{
 		{fmt.Sprintf("baseline: Service create -> watch (%d/s)", cfg.rate), baseline, "(the machine)"},
+		{fmt.Sprintf("baseline: ServiceExport create -> watch (%d/s)", cfg.rate), baselineCRD, "(the machine)"},
 		{fmt.Sprintf("export -> ServiceImport, every cluster (%d/s)", cfg.rate), exportLat, "p99 <= 1 s"},
 		{fmt.Sprintf("endpoint change -> mirrored slice (%d/s)", cfg.rate), endpointLat, "p99 <= 500 ms"},
 	} {
