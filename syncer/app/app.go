@@ -208,7 +208,6 @@ func run(ctx context.Context, o Options) error {
 		SyncTimeout: o.MemberTTL, Stale: s.tracker.Stale, Metrics: m,
 	})
 
-	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	servers, err := s.serve(ctx)
@@ -223,14 +222,9 @@ func run(ctx context.Context, o Options) error {
 		go liveness.Heartbeat(ctx, local.kube, o.Namespace, id.ClusterID, o.MemberTTL)
 	}
 	if o.LeaderElect {
-		err = s.runElected(ctx, localConfig)
-	} else {
-		err = s.run(ctx)
+		return s.runElected(ctx, localConfig)
 	}
-	if parent.Err() != nil {
-		return nil // asked to stop
-	}
-	return err
+	return s.run(ctx)
 }
 
 type syncer struct {
