@@ -63,6 +63,7 @@ func main() {
 }
 
 type bench struct {
+	env       *localenv.Env
 	cfg       config
 	clusters  []*harness.Cluster
 	memberDir string
@@ -84,7 +85,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	defer env.Stop()
-	b := &bench{cfg: cfg, logDir: dir}
+	b := &bench{env: env, cfg: cfg, logDir: dir}
 	defer func() {
 		if err != nil {
 			for _, p := range b.syncers {
@@ -417,14 +418,16 @@ func (b *bench) endpointLatency(ctx context.Context) ([]time.Duration, error) {
 
 // coldResult is the cold convergence measurement.
 type coldResult struct {
-	duration       time.Duration
-	perSyncer      []syncerUsage
-	minimumWrites  int
-	resyncWrites   float64
-	resyncSyncs    float64
-	restartWrites  float64
-	restartSyncs   float64
-	restartReadyIn time.Duration
+	duration time.Duration
+	// controlPlaneCPU is the CPU time of the apiservers and etcd during the convergence.
+	controlPlaneCPU float64
+	perSyncer       []syncerUsage
+	minimumWrites   int
+	resyncWrites    float64
+	resyncSyncs     float64
+	restartWrites   float64
+	restartSyncs    float64
+	restartReadyIn  time.Duration
 }
 
 type syncerUsage struct {
@@ -519,6 +522,16 @@ func (b *bench) coldConvergence(ctx context.Context) (*coldResult, error) {
 		return true
 	}
 
+	controlPlaneCPU := func() float64 {
+		sum := 0.0
+		for _, p := range b.env.Processes() {
+			if u, err := harness.PIDUsage(p.PID); err == nil {
+				sum += u.CPUSeconds
+			}
+		}
+		return sum
+	}
+	cpu0 := controlPlaneCPU()
 	logf("starting the syncers")
 	started := time.Now()
 	if err := b.startSyncers(ctx); err != nil {
@@ -530,7 +543,7 @@ func (b *bench) coldConvergence(ctx context.Context) (*coldResult, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	res := &coldResult{duration: time.Since(started)}
+	res := &coldResult{duration: time.Since(started), controlPlaneCPU: controlPlaneCPU() - cpu0}
 	// Per target cluster and service: derived Service, ServiceImport, its status, one slice
 	// per exporting cluster, and the status of the local export.
 	res.minimumWrites = n * (3 + len(b.clusters) + 1)
@@ -654,6 +667,7 @@ func report(cfg config, baseline, baselineCRD, exportLat, endpointLat []time.Dur
 	}
 	fmt.Printf("\ncold convergence: 3 clusters x %d services (each exported by every cluster) x %d endpoints: %.1f s\n\n",
 		cfg.services, cfg.endpoints, cold.duration.Seconds())
+	fmt.Printf("apiservers and etcd meanwhile: %.1f CPU-s (%.2f CPUs busy)\n\n", cold.controlPlaneCPU, cold.controlPlaneCPU/cold.duration.Seconds())
 	fmt.Printf("%-10s %10s %10s %12s %12s %10s\n", "syncer", "writes", "minimum", "peak RSS", "RSS now", "CPU-s")
 	for _, s := range cold.perSyncer {
 		fmt.Printf("%-10s %10.0f %10d %9.0f MiB %9.0f MiB %10.1f\n", s.cluster, s.writes, cold.minimumWrites,

@@ -311,9 +311,12 @@ type Usage struct {
 }
 
 // Usage reads the process's current and peak RSS and its CPU time.
-func (p *Process) Usage() (Usage, error) {
+func (p *Process) Usage() (Usage, error) { return PIDUsage(p.PID()) }
+
+// PIDUsage reads a process's current and peak RSS and its CPU time from /proc.
+func PIDUsage(pid int) (Usage, error) {
 	var u Usage
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.PID()))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, err
 	}
@@ -332,7 +335,7 @@ func (p *Process) Usage() (Usage, error) {
 			u.PeakRSSBytes = kb * 1024
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return u, err
 	}
