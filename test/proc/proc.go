@@ -104,6 +104,15 @@ func (p *Process) Stop(grace time.Duration) {
 	}
 }
 
+// Kill sends SIGKILL, as a crash would, and waits for the exit.
+func (p *Process) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // ExitError describes an early exit, with the end of the process's log, which
 // is where the apiserver or etcd says why (a port in use, a bad flag, …).
 func (p *Process) ExitError() error {

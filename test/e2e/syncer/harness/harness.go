@@ -8,14 +8,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -31,6 +29,7 @@ import (
 	"github.com/clusterset/clusterset/syncer/desired"
 	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/test/localenv"
+	"github.com/clusterset/clusterset/test/proc"
 )
 
 // SyncerNamespace holds the syncers' Leases in every cluster.
@@ -189,38 +188,32 @@ func sumFamily(families []*dto.MetricFamily, name string) float64 {
 	return sum
 }
 
-// Process is a clusterset-syncer process.
+// Process is a clusterset-syncer process, run and stopped by test/proc.
 type Process struct {
-	cmd        *exec.Cmd
+	*proc.Process
 	MetricsURL string
 	HealthURL  string
-	LogPath    string
 }
 
 // StartProcess runs the binary with args plus metrics and health addresses on free
 // loopback ports; its output goes to logPath.
 func StartProcess(binary, logPath string, args ...string) (*Process, error) {
-	metricsAddr, err := freeAddr()
+	ports, err := proc.FreePorts("127.0.0.1", 2)
 	if err != nil {
 		return nil, err
 	}
-	healthAddr, err := freeAddr()
-	if err != nil {
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	healthAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	p := &proc.Process{
+		Name:    filepath.Base(logPath),
+		Bin:     binary,
+		Args:    append(args, "--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+healthAddr),
+		LogPath: logPath,
+	}
+	if err := p.Start(); err != nil {
 		return nil, err
 	}
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	args = append(args, "--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+healthAddr)
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &Process{cmd: cmd, MetricsURL: "http://" + metricsAddr + "/metrics", HealthURL: "http://" + healthAddr, LogPath: logPath}, nil
+	return &Process{Process: p, MetricsURL: "http://" + metricsAddr + "/metrics", HealthURL: "http://" + healthAddr}, nil
 }
 
 // ProcessArgs are the command-line arguments equivalent to Options for a process.
@@ -229,55 +222,16 @@ func ProcessArgs(c *Cluster, mode, memberDir string, ttl time.Duration) []string
 		"--namespace=" + SyncerNamespace, "--member-ttl=" + ttl.String()}
 }
 
-// PID is the process ID.
-func (p *Process) PID() int { return p.cmd.Process.Pid }
-
-// Kill sends SIGKILL and reaps the process.
-func (p *Process) Kill() {
-	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
-}
-
 // Stop sends SIGTERM and waits up to 10 s before killing.
-func (p *Process) Stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		p.Kill()
-	}
-}
+func (p *Process) Stop() { p.Process.Stop(10 * time.Second) }
 
-// WaitReady polls /readyz until it answers 200.
+// WaitReady waits until /readyz answers 200, the process exits, or ctx ends.
 func (p *Process) WaitReady(ctx context.Context) error {
-	client := http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Second}
-	for {
-		resp, err := client.Get(p.HealthURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("syncer not ready (log %s): %w", p.LogPath, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return proc.WaitHTTP(ctx, p.Process, p.HealthURL+"/readyz", "", time.Hour)
 }
 
 // LogTail returns the last lines of the process's log.
-func (p *Process) LogTail(lines int) string {
-	data, err := os.ReadFile(p.LogPath)
-	if err != nil {
-		return err.Error()
-	}
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
-}
+func (p *Process) LogTail(lines int) string { return proc.Tail(p.LogPath, lines) }
 
 // Scrape reads the process's metrics.
 func (p *Process) Scrape() (map[string]*dto.MetricFamily, error) {
@@ -358,15 +312,6 @@ func BuildSyncer(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("go build: %w\n%s", err, b)
 	}
 	return out, nil
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // DistinctNames returns n names prefix-<i> whose derived Service names do not collide. The
