@@ -52,12 +52,8 @@ func patchConfigMapJSON(manifest []byte, key string, o PatchOptions) ([]byte, er
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("corefile: the input holds more than one JSON value; give one ConfigMap")
 	}
-	corefile, err := corefileOf(obj, key)
-	if err != nil {
-		return nil, err
-	}
-	patched, err := Patch([]byte(corefile), o)
-	if err != nil || bytes.Equal(patched, []byte(corefile)) {
+	patched, changed, err := patchData(obj, key, o)
+	if err != nil || !changed {
 		return manifestOrNil(manifest, err)
 	}
 	obj["data"].(map[string]any)[key] = string(patched)
@@ -85,12 +81,8 @@ func patchConfigMapYAML(manifest []byte, key string, o PatchOptions) ([]byte, er
 	if err := doc.Decode(&obj); err != nil {
 		return nil, fmt.Errorf("corefile: the input is not a Kubernetes object: %w", err)
 	}
-	corefile, err := corefileOf(obj, key)
-	if err != nil {
-		return nil, err
-	}
-	patched, err := Patch([]byte(corefile), o)
-	if err != nil || bytes.Equal(patched, []byte(corefile)) {
+	patched, changed, err := patchData(obj, key, o)
+	if err != nil || !changed {
 		return manifestOrNil(manifest, err)
 	}
 	value := mappingValue(mappingValue(doc.Content[0], "data"), key)
@@ -122,6 +114,20 @@ func manifestOrNil(manifest []byte, err error) ([]byte, error) {
 		return nil, err
 	}
 	return manifest, nil
+}
+
+// patchData patches the Corefile at data[key] of obj, a decoded ConfigMap, and
+// reports whether the patch changed it.
+func patchData(obj map[string]any, key string, o PatchOptions) (patched []byte, changed bool, err error) {
+	corefile, err := corefileOf(obj, key)
+	if err != nil {
+		return nil, false, err
+	}
+	patched, err = Patch([]byte(corefile), o)
+	if err != nil {
+		return nil, false, err
+	}
+	return patched, !bytes.Equal(patched, []byte(corefile)), nil
 }
 
 // corefileOf returns data[key] of obj, which must be a v1 ConfigMap.

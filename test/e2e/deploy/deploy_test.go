@@ -278,14 +278,7 @@ type guideRunner struct {
 }
 
 func newGuideRunner(t *testing.T, kubectl, root, kubeconfig string, vars map[string]func(*member) string) *guideRunner {
-	readme, err := os.ReadFile(readmePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := parseGuide(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadGuide(t)
 	var named []string
 	for _, v := range g.variables {
 		named = append(named, v.name)

@@ -250,6 +250,19 @@ func TestParseGuide(t *testing.T) {
 
 // The real guide follows the conventions, and every step is valid bash.
 func TestGuideIsWellFormed(t *testing.T) {
+	g := loadGuide(t)
+	for _, s := range g.steps {
+		cmd := exec.Command("bash", "-n")
+		cmd.Stdin = strings.NewReader(s.script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("step %q is not valid bash: %v\n%s", s.heading, err, out)
+		}
+	}
+}
+
+// loadGuide parses the install guide of deploy/README.md.
+func loadGuide(t *testing.T) guide {
+	t.Helper()
 	readme, err := os.ReadFile(readmePath(t))
 	if err != nil {
 		t.Fatal(err)
@@ -258,11 +271,5 @@ func TestGuideIsWellFormed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range g.steps {
-		cmd := exec.Command("bash", "-n")
-		cmd.Stdin = strings.NewReader(s.script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("step %q is not valid bash: %v\n%s", s.heading, err, out)
-		}
-	}
+	return g
 }
