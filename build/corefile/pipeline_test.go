@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
 )
 
@@ -21,14 +21,7 @@ import (
 // proxies, and returns its standard output.
 func kubectl(t *testing.T, c *localenv.Cluster, stdin []byte, args ...string) ([]byte, error) {
 	t.Helper()
-	bin := os.Getenv("CLUSTERSET_BIN_DIR")
-	if bin == "" {
-		bin = "../../bin"
-	}
-	path := filepath.Join(bin, "kubectl")
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%v: build the tools with `make tools` first", err)
-	}
+	path := bindir.Require(t, "kubectl")["kubectl"]
 	cmd := exec.Command(path, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer

@@ -22,6 +22,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/proc"
 )
 
@@ -142,6 +143,13 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 // pass or fail. It fails the test at once when the environment cannot start.
 func StartT(t testing.TB, o Options) *Env {
 	t.Helper()
+	if o.BinDir == "" {
+		need := []string{"etcd", "kube-apiserver"}
+		if o.ControllerManager {
+			need = append(need, "kube-controller-manager")
+		}
+		bindir.Require(t, need...)
+	}
 	if o.Log == nil {
 		o.Log = testLog{t}
 	}
@@ -183,45 +191,22 @@ func (o *Options) validate() error {
 }
 
 func (o *Options) binDir() (string, error) {
-	dir := o.BinDir
-	if dir == "" {
-		dir = os.Getenv("CLUSTERSET_BIN_DIR")
-	}
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return "", fmt.Errorf("find bin/: %w; set CLUSTERSET_BIN_DIR", err)
-		}
-		dir = filepath.Join(root, "bin")
-	}
 	need := []string{"etcd", "kube-apiserver"}
 	if o.ControllerManager {
 		need = append(need, "kube-controller-manager")
 	}
-	for _, name := range need {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return "", fmt.Errorf("%s not found in %s: build the control-plane binaries with `make tools` first", name, dir)
+	if o.BinDir != "" {
+		for _, name := range need {
+			if fi, err := os.Stat(filepath.Join(o.BinDir, name)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+				return "", fmt.Errorf("%s not found in %s: build the control-plane binaries with `make tools` first", name, o.BinDir)
+			}
 		}
+		return filepath.Abs(o.BinDir)
 	}
-	return filepath.Abs(dir)
-}
-
-// moduleRoot walks up from the working directory to the clusterset module.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
+	if _, err := bindir.Find(need...); err != nil {
 		return "", err
 	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && isRootModule(data) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the clusterset module")
-		}
-		dir = parent
-	}
+	return bindir.Dir()
 }
 
 func (e *Env) makeDir() error {

@@ -1,7 +1,6 @@
 package localenv
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,7 +103,3 @@ func Down(dir string) ([]Process, error) {
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 func isDNSLabel(s string) bool { return dnsLabel.MatchString(s) }
-
-func isRootModule(gomod []byte) bool {
-	return bytes.HasPrefix(gomod, []byte("module github.com/clusterset/clusterset\n"))
-}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/clusterset/clusterset/corefile"
+	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
 	"github.com/clusterset/clusterset/test/proc"
 )
@@ -74,7 +75,13 @@ func Start(ctx context.Context, env *localenv.Env, o Options) (s *Stack, err err
 	}
 	bin := o.BinDir
 	if bin == "" {
-		bin = os.Getenv("CLUSTERSET_BIN_DIR")
+		var err error
+		if _, err = bindir.Find("clusterset-syncer", "coredns"); err != nil {
+			return nil, err
+		}
+		if bin, err = bindir.Dir(); err != nil {
+			return nil, err
+		}
 	}
 	for _, b := range []string{"clusterset-syncer", "coredns"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {

@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
+	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
 )
 
@@ -78,7 +79,7 @@ type runConfig struct {
 }
 
 func binDir() string {
-	if d := os.Getenv("CLUSTERSET_BIN_DIR"); d != "" {
+	if d, err := bindir.Dir(); err == nil {
 		return d
 	}
 	return "bin"

@@ -24,6 +24,7 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
+	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
 	"github.com/clusterset/clusterset/test/netns"
 	"github.com/clusterset/clusterset/test/proc"
@@ -67,10 +68,7 @@ func TestClusterSetIPRoutesToRemotePod(t *testing.T) {
 		}
 	}
 	netns.SweepStale()
-	bin := os.Getenv("CLUSTERSET_BIN_DIR")
-	if _, err := os.Stat(filepath.Join(bin, "kube-proxy")); err != nil {
-		t.Fatalf("bin/kube-proxy not found in %q: run make tools", bin)
-	}
+	bin := filepath.Dir(bindir.Require(t, "kube-proxy")["kube-proxy"])
 
 	env := localenv.StartT(t, localenv.Options{Clusters: 2, ControllerManager: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/clusterset/clusterset/test/bindir"
 )
 
 func TestMain(m *testing.M) {
@@ -19,28 +21,20 @@ func TestMain(m *testing.M) {
 // repoRoot is the root of the clusterset module, found upwards from the package directory.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := bindir.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 func readmePath(t testing.TB) string { return filepath.Join(repoRoot(t), "deploy", "README.md") }
 
 // binDir holds the control-plane binaries and kubectl, as for localenv.
 func binDir(t testing.TB) string {
-	if dir := os.Getenv("CLUSTERSET_BIN_DIR"); dir != "" {
-		return dir
+	dir, err := bindir.Dir()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(repoRoot(t), "bin")
+	return dir
 }
