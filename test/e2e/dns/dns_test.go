@@ -156,18 +156,34 @@ func TestMCSDNS(t *testing.T) {
 		}
 	})
 
-	t.Run("the ClusterSetIP has a PTR record from the kubernetes plugin", func(t *testing.T) {
-		for _, c := range m {
-			si, err := c.mcs.MulticlusterV1alpha1().ServiceImports(ns).Get(ctx, "hello", metav1.GetOptions{})
-			if err != nil || len(si.Spec.IPs) == 0 {
-				t.Fatalf("%s: ServiceImport hello: %v %v", c.ID, err, si)
+	// The plugin serves no PTR: the kubernetes plugin already answers for the derived Service's
+	// cluster IP and for the endpoints of its (mirrored) EndpointSlices.
+	t.Run("clusterset IPs and remote endpoints have PTR records from the kubernetes plugin", func(t *testing.T) {
+		derived := func(c *member, svc string) (*mcs.ServiceImport, string) {
+			si, err := c.mcs.MulticlusterV1alpha1().ServiceImports(ns).Get(ctx, svc, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("%s: ServiceImport %s: %v", c.ID, svc, err)
 			}
-			rev, err := dns.ReverseAddr(si.Spec.IPs[0])
+			return si, si.Annotations[desired.DerivedServiceAnnotation] + "." + ns + ".svc.cluster.local."
+		}
+		reverse := func(ip string) string {
+			rev, err := dns.ReverseAddr(ip)
 			if err != nil {
 				t.Fatal(err)
 			}
-			derived := si.Annotations[desired.DerivedServiceAnnotation]
-			c.await(t, rev, dns.TypePTR, fixed(dns.RcodeSuccess, derived+"."+ns+".svc.cluster.local."))
+			return rev
+		}
+		for _, c := range m {
+			si, name := derived(c, "hello")
+			if len(si.Spec.IPs) == 0 {
+				t.Fatalf("%s: ServiceImport hello without IPs", c.ID)
+			}
+			c.await(t, reverse(si.Spec.IPs[0]), dns.TypePTR, fixed(dns.RcodeSuccess, name))
+		}
+		// cluster-2's endpoints, seen from the clusters where they are remote.
+		for _, c := range []*member{c1, c3} {
+			_, name := derived(c, "hello-hl")
+			c.await(t, reverse("10.202.1.1"), dns.TypePTR, fixed(dns.RcodeSuccess, "10-202-1-1."+name))
 		}
 	})
 
