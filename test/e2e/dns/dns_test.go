@@ -7,6 +7,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +30,8 @@ import (
 const (
 	ns      = "mcs-dns"
 	timeout = 90 * time.Second
+	// memberTTL is the syncers' --member-ttl: how long an unreachable member keeps its endpoints.
+	memberTTL = 20 * time.Second
 )
 
 // The conformance suite's service: a TCP and a UDP port of the same number.
@@ -51,7 +55,7 @@ func TestMCSDNS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	env := localenv.StartT(t, localenv.Options{Clusters: 3, ControllerManager: true})
-	st, err := stack.Start(ctx, env, stack.Options{ClusterLocal: true, Log: testWriter{t}})
+	st, err := stack.Start(ctx, env, stack.Options{ClusterLocal: true, MemberTTL: memberTTL, Log: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +233,76 @@ func TestMCSDNS(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a blackholed member: nothing changes before the member TTL, then only its endpoints go", func(t *testing.T) {
+		all := slices.Concat(helloHL["cluster-1"], helloHL["cluster-2"])
+		hello := map[*member]answer{}
+		for _, c := range m {
+			a, err := c.ask(ctx, "udp", svcName("hello"), dns.TypeA)
+			if err != nil || len(a.values) == 0 {
+				t.Fatalf("%s: hello A: %v %v", c.ID, a, err)
+			}
+			hello[c] = a
+		}
+		resume := blackhole(t, env, c2.ID)
+		stopped := time.Now()
+		// Well inside the TTL (the heartbeat is renewed every TTL/3, so it expires 2/3 TTL after the
+		// stop at the earliest), every CoreDNS (cluster-2's too, whose apiserver is gone) answers as
+		// before: a member that cannot be read is unknown, not empty.
+		for time.Since(stopped) < memberTTL/2 {
+			for _, c := range m {
+				c.expectNow(t, svcName("hello"), dns.TypeA, hello[c])
+				c.expectNow(t, svcName("hello-hl"), dns.TypeA, answer{rcode: dns.RcodeSuccess, values: all})
+				c.expectNow(t, "10-202-1-1.cluster-2."+svcName("hello-hl"), dns.TypeA, answer{rcode: dns.RcodeSuccess, values: []string{"10.202.1.1"}})
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if t.Failed() {
+			return
+		}
+		// After it, cluster-2's endpoints leave the other clusters; the rest stays.
+		for _, c := range []*member{c1, c3} {
+			c.await(t, svcName("hello-hl"), dns.TypeA, fixed(dns.RcodeSuccess, helloHL["cluster-1"]...))
+			c.await(t, "10-202-1-1.cluster-2."+svcName("hello-hl"), dns.TypeA, fixed(dns.RcodeNameError))
+			c.expectNow(t, svcName("hello"), dns.TypeA, hello[c])
+		}
+		t.Logf("cluster-2's endpoints withdrawn %.1fs after its apiserver stopped (member TTL %v)", time.Since(stopped).Seconds(), memberTTL)
+		// Cluster-2's own CoreDNS still serves its last index.
+		c2.expectNow(t, svcName("hello-hl"), dns.TypeA, answer{rcode: dns.RcodeSuccess, values: all})
+
+		resume()
+		for _, c := range m {
+			c.await(t, svcName("hello-hl"), dns.TypeA, fixed(dns.RcodeSuccess, all...))
+		}
+	})
+}
+
+// blackhole stops the cluster's apiserver with SIGSTOP: connections to it open but nothing
+// answers. It returns the function that resumes it, which also runs at cleanup.
+func blackhole(t *testing.T, env *localenv.Env, cluster string) (resume func()) {
+	t.Helper()
+	pid := 0
+	for _, p := range env.Processes() {
+		if p.Name == cluster+"/kube-apiserver" {
+			pid = p.PID
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no apiserver process of %s in %v", cluster, env.Processes())
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
 }
 
 // deploy creates a Service with helloPorts (headless or not) and ready Pods (name -> IP) that the
