@@ -185,9 +185,16 @@ func TestServeDNS(t *testing.T) {
 			Answer: []dns.RR{test.AAAA("db-0.cluster-2.db.default.svc.clusterset.local. 5 IN AAAA fd00::2:1")}},
 		{Qname: "Cluster-1.DB.default.svc.clusterset.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
 	}
-	for _, tc := range tests {
+	runCases(t, cs, &test.ResponseWriter{}, tests)
+}
+
+// runCases runs each case through cs as a subtest, the query arriving through w; every answer
+// must be authoritative.
+func runCases(t *testing.T, cs *Clusterset, w dns.ResponseWriter, cases []test.Case) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(dns.TypeToString[tc.Qtype]+" "+tc.Qname, func(t *testing.T) {
-			resp := serve(t, cs, tc.Msg(), &test.ResponseWriter{}, dns.RcodeSuccess)
+			resp := serve(t, cs, tc.Msg(), w, dns.RcodeSuccess)
 			tc.Authoritative = true
 			if err := test.SortAndCheck(resp, tc); err != nil {
 				t.Error(err)
@@ -294,20 +301,14 @@ func TestTTL(t *testing.T) {
 func TestMultipleZones(t *testing.T) {
 	cs := &Clusterset{Zones: []string{zone, "mcs.example."}, ttl: defaultTTL}
 	startPlugin(t, cs, clustersetObjects()...)
-	for _, tc := range []test.Case{
+	runCases(t, cs, &test.ResponseWriter{}, []test.Case{
 		{Qname: "web.default.svc.mcs.example.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("web.default.svc.mcs.example. 5 IN A 10.1.0.10")}},
 		{Qname: "web.default.svc.clusterset.local.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("web.default.svc.clusterset.local. 5 IN A 10.1.0.10")}},
 		{Qname: "nope.mcs.example.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError,
 			Ns: []dns.RR{test.SOA("mcs.example. 5 IN SOA ns.dns.mcs.example. hostmaster.mcs.example. 1 7200 1800 86400 5")}},
-	} {
-		resp := serve(t, cs, tc.Msg(), &test.ResponseWriter{}, dns.RcodeSuccess)
-		tc.Authoritative = true
-		if err := test.SortAndCheck(resp, tc); err != nil {
-			t.Errorf("%s: %v", tc.Qname, err)
-		}
-	}
+	})
 }
 
 // A headless answer too big for a UDP message is truncated by the server's ScrubWriter, as in
@@ -413,15 +414,7 @@ func TestServeDNSEdgeCases(t *testing.T) {
 			}},
 		{Qname: "_tcp.v6.edge.svc.clusterset.local.", Qtype: dns.TypeSRV, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
 	}
-	for _, tc := range tests {
-		t.Run(dns.TypeToString[tc.Qtype]+" "+tc.Qname, func(t *testing.T) {
-			resp := serve(t, cs, tc.Msg(), &test.ResponseWriter{}, dns.RcodeSuccess)
-			tc.Authoritative = true
-			if err := test.SortAndCheck(resp, tc); err != nil {
-				t.Error(err)
-			}
-		})
-	}
+	runCases(t, cs, &test.ResponseWriter{}, tests)
 }
 
 // Zone transfers are refused anywhere in the zone, before and after sync, as CoreDNS's kubernetes
@@ -473,18 +466,12 @@ func TestFallthroughBeforeSync(t *testing.T) {
 func TestNameserverAddressIPv6(t *testing.T) {
 	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
 	startPlugin(t, cs)
-	for _, tc := range []test.Case{
+	runCases(t, cs, &test.ResponseWriter6{}, []test.Case{
 		{Qname: "clusterset.local.", Qtype: dns.TypeNS,
 			Answer: []dns.RR{test.NS("clusterset.local. 5 IN NS ns.dns.clusterset.local.")},
 			Extra:  []dns.RR{test.AAAA("ns.dns.clusterset.local. 5 IN AAAA ::1")}},
 		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeAAAA,
 			Answer: []dns.RR{test.AAAA("ns.dns.clusterset.local. 5 IN AAAA ::1")}},
 		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
-	} {
-		resp := serve(t, cs, tc.Msg(), &test.ResponseWriter6{}, dns.RcodeSuccess)
-		tc.Authoritative = true
-		if err := test.SortAndCheck(resp, tc); err != nil {
-			t.Errorf("%s %s: %v", dns.TypeToString[tc.Qtype], tc.Qname, err)
-		}
-	}
+	})
 }
