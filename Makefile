@@ -15,12 +15,11 @@ GO_TEST_FLAGS ?= -count=1 -timeout 45m
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-tools: ## Build the pinned control-plane binaries and linters into bin/ (cached; cold ~12 min).
-	@test/tools/build.sh
+tools: ## Build the pinned control-plane binaries into bin/ (cached; see README for cold times).
+	@test/tools/build.sh etcd kubernetes
 
 build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile and bin/localenv.
-	@echo "build: compiling our binaries (a cold CoreDNS build takes ~2 min on 2 cores; seconds once cached)"
-	go build -o $(BIN)/coredns ./build/coredns
+	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns
 	go build -o $(BIN)/clusterset-syncer ./build/syncer
 	go build -o $(BIN)/clusterset-corefile ./build/corefile
 	go build -o $(BIN)/localenv ./test/cmd/localenv
@@ -42,6 +41,7 @@ bench-dns: tools build ## DNS: our plugin vs stock kubernetes multicluster vs a 
 bench-sync: tools build ## Syncer: export and endpoint latencies, cold convergence, writes.
 	go run ./test/bench/syncbench
 
-lint: tools ## go vet and staticcheck.
+lint: ## go vet and staticcheck (built from its pin on first use).
+	@test/tools/build.sh lint
 	go vet ./...
 	$(BIN)/staticcheck ./...
