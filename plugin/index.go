@@ -65,9 +65,9 @@ type node struct {
 	sets  []rrset
 	extra []dns.RR // the additional section of the SRV set: the targets' addresses
 	// nameserver marks ns.dns.<zone>, the NS target of the apex. It answers with the address the
-	// query arrived on, which is the one address of this server that the client can reach; the
-	// apex's NS answer carries the same address as glue.
-	nameserver, apex bool
+	// query arrived on, which is the one address of this server that the client can reach.
+	nameserver bool
+	apex       bool // the zone's apex, whose NS answer carries that address as glue
 }
 
 type rrset struct {
