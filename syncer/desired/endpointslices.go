@@ -22,28 +22,50 @@ const (
 	MaxEndpointsPerSlice = 1000
 )
 
+// SliceOptions are what the mirrored slices depend on in one target cluster.
+type SliceOptions struct {
+	// DerivedName is the name of the service's derived Service in the target
+	// (ChooseDerivedName); slice names and the kubernetes.io/service-name label
+	// follow it.
+	DerivedName string
+	// LocalCluster is the target's cluster ID. Only its own endpoints keep
+	// nodeName and targetRef: a remote endpoint is never node-local, or a
+	// remote "worker-1" would match the local "worker-1" under
+	// internalTrafficPolicy: Local.
+	LocalCluster string
+	// Addresses filters the member endpoints per endpoint.
+	Addresses AddressFilter
+	// MaxEndpoints per slice; DefaultMaxEndpointsPerSlice when not positive,
+	// at most MaxEndpointsPerSlice.
+	MaxEndpoints int
+}
+
 // EndpointSlices returns the mirrored slices of every constituent,
 // non-withdrawn cluster of s (the target cluster itself included), sorted by
-// name; the package documentation describes the names. Endpoints keep their
-// addresses, conditions, hostname, nodeName, zone and targetRef (without its
-// resourceVersion, which changes on every Pod update); duplicates of an
-// address within a group are dropped. A source port whose Service port lost a
-// port conflict (same name, different protocol or port than the merged one)
-// is left out, so traffic reaches only clusters that expose the targeted port.
-func EndpointSlices(s *Service, exports []ClusterExport, maxEndpointsPerSlice int) []*discoveryv1.EndpointSlice {
-	if maxEndpointsPerSlice <= 0 {
-		maxEndpointsPerSlice = DefaultMaxEndpointsPerSlice
+// name, and the endpoints the address filter left out; the package
+// documentation describes the names. Endpoints keep their addresses,
+// conditions, hostname and zone, and on the target's own endpoints nodeName
+// and targetRef (without its resourceVersion, which changes on every Pod
+// update); duplicates of an address within a group are dropped. A source port
+// whose Service port lost a port conflict (same name, different protocol or
+// port than the merged one) is left out, so traffic reaches only clusters
+// that expose the targeted port.
+func EndpointSlices(s *Service, exports []ClusterExport, o SliceOptions) ([]*discoveryv1.EndpointSlice, []DroppedEndpoint) {
+	if o.MaxEndpoints <= 0 {
+		o.MaxEndpoints = DefaultMaxEndpointsPerSlice
 	}
-	maxEndpointsPerSlice = min(maxEndpointsPerSlice, MaxEndpointsPerSlice)
+	o.MaxEndpoints = min(o.MaxEndpoints, MaxEndpointsPerSlice)
 	var out []*discoveryv1.EndpointSlice
+	var dropped []DroppedEndpoint
 	for _, e := range exports {
 		if e.Withdrawn || e.Service == nil || !slices.Contains(s.Clusters, e.ClusterID) {
 			continue
 		}
-		out = append(out, clusterSlices(s, e, maxEndpointsPerSlice)...)
+		sl, d := clusterSlices(s, e, o)
+		out, dropped = append(out, sl...), append(dropped, d...)
 	}
 	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return out, dropped
 }
 
 // endpointGroup is the endpoints of one cluster sharing an address type and a port set.
@@ -55,9 +77,11 @@ type endpointGroup struct {
 }
 
 // clusterSlices mirrors the source slices of one constituent cluster.
-func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1.EndpointSlice {
+func clusterSlices(s *Service, e ClusterExport, o SliceOptions) ([]*discoveryv1.EndpointSlice, []DroppedEndpoint) {
 	exposed := exposedPortNames(s, e.Service)
+	local := e.ClusterID == o.LocalCluster
 	var groups []*endpointGroup
+	var dropped []DroppedEndpoint
 	for _, src := range e.Slices {
 		if IsManaged(src) || len(src.Endpoints) == 0 ||
 			(src.AddressType != discoveryv1.AddressTypeIPv4 && src.AddressType != discoveryv1.AddressTypeIPv6) {
@@ -74,7 +98,11 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 			i = len(groups) - 1
 		}
 		for _, ep := range src.Endpoints {
-			groups[i].endpoints = append(groups[i].endpoints, mirroredEndpoint(ep))
+			if r := o.Addresses.checkEndpoint(src.AddressType, ep); r != "" {
+				dropped = append(dropped, DroppedEndpoint{Cluster: e.ClusterID, Address: firstAddress(ep), Reason: r})
+				continue
+			}
+			groups[i].endpoints = append(groups[i].endpoints, mirroredEndpoint(ep, local))
 		}
 	}
 	for _, g := range groups {
@@ -88,7 +116,7 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 	if fams := e.Service.Spec.IPFamilies; len(fams) > 0 && fams[0] == corev1.IPv6Protocol {
 		primaryFamily = discoveryv1.AddressTypeIPv6
 	}
-	base := DerivedServiceName(s.Name) + "-" + e.ClusterID
+	base := o.DerivedName + "-" + e.ClusterID
 	var out []*discoveryv1.EndpointSlice
 	for _, g := range groups {
 		name := base
@@ -100,7 +128,7 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 			h.Write([]byte(g.portKey))
 			name += fmt.Sprintf(".p%08x", h.Sum32())
 		}
-		for n, chunk := range slices.Collect(slices.Chunk(g.endpoints, maxEndpoints)) {
+		for n, chunk := range slices.Collect(slices.Chunk(g.endpoints, o.MaxEndpoints)) {
 			sliceName := name
 			if n > 0 {
 				sliceName += "." + strconv.Itoa(n+1)
@@ -110,7 +138,7 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 					Name:      sliceName,
 					Namespace: s.Namespace,
 					Labels: map[string]string{
-						discoveryv1.LabelServiceName:   DerivedServiceName(s.Name),
+						discoveryv1.LabelServiceName:   o.DerivedName,
 						mcsv1alpha1.LabelServiceName:   s.Name,
 						mcsv1alpha1.LabelSourceCluster: e.ClusterID,
 						discoveryv1.LabelManagedBy:     ManagerName,
@@ -122,7 +150,7 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 			})
 		}
 	}
-	return out
+	return out, dropped
 }
 
 // isMainPortSet reports whether g has the main port set of its address type:
@@ -201,8 +229,9 @@ func clonePorts(ports []discoveryv1.EndpointPort) []discoveryv1.EndpointPort {
 	return out
 }
 
-// mirroredEndpoint copies the fields of a source endpoint that the syncer mirrors.
-func mirroredEndpoint(ep discoveryv1.Endpoint) discoveryv1.Endpoint {
+// mirroredEndpoint copies the fields of a source endpoint that the syncer
+// mirrors; nodeName and targetRef only when the endpoint is the target's own.
+func mirroredEndpoint(ep discoveryv1.Endpoint, local bool) discoveryv1.Endpoint {
 	out := discoveryv1.Endpoint{
 		Addresses: slices.Clone(ep.Addresses),
 		Conditions: discoveryv1.EndpointConditions{
@@ -211,15 +240,25 @@ func mirroredEndpoint(ep discoveryv1.Endpoint) discoveryv1.Endpoint {
 			Terminating: clonePtr(ep.Conditions.Terminating),
 		},
 		Hostname: clonePtr(ep.Hostname),
-		NodeName: clonePtr(ep.NodeName),
 		Zone:     clonePtr(ep.Zone),
 	}
+	if !local {
+		return out
+	}
+	out.NodeName = clonePtr(ep.NodeName)
 	if ep.TargetRef != nil {
 		ref := *ep.TargetRef
 		ref.ResourceVersion = ""
 		out.TargetRef = &ref
 	}
 	return out
+}
+
+func firstAddress(ep discoveryv1.Endpoint) string {
+	if len(ep.Addresses) == 0 {
+		return ""
+	}
+	return ep.Addresses[0]
 }
 
 // compareEndpoints orders endpoints by addresses and then by every mirrored

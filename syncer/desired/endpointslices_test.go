@@ -43,7 +43,7 @@ func TestEndpointSliceContent(t *testing.T) {
 	exports := []ClusterExport{clusterExport("cluster-1", 0, newService(), withSlices(src))}
 	s, _ := Merge("default", "web", exports)
 
-	got := EndpointSlices(s, exports, 0)
+	got := mirror(s, exports, 0)
 	endpoint := func(ip, pod string, hostname *string, cond discoveryv1.EndpointConditions) discoveryv1.Endpoint {
 		return discoveryv1.Endpoint{
 			Addresses: []string{ip}, Conditions: cond, Hostname: hostname, NodeName: ptrTo("node-1"), Zone: ptrTo("zone-a"),
@@ -130,7 +130,7 @@ func TestEndpointSliceGrouping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := Merge("default", "web", tt.exports)
-			got := EndpointSlices(s, tt.exports, tt.max)
+			got := mirror(s, tt.exports, tt.max)
 			if !slices.Equal(sliceNames(got), tt.want) {
 				t.Errorf("slices %v, want %v", sliceNames(got), tt.want)
 			}
@@ -159,7 +159,7 @@ func TestEndpointSlicePortSets(t *testing.T) {
 		sourceSlice("b", discoveryv1.AddressTypeIPv4, updated, podEndpoint("10.1.9.1", "new")),
 	))}
 	s, _ := Merge("default", "web", exports)
-	got := EndpointSlices(s, exports, 0)
+	got := mirror(s, exports, 0)
 	if len(got) != 2 || got[0].Name != base+"-cluster-1" || *got[0].Ports[0].Port != 8080 {
 		t.Fatalf("main slice: %v", sliceNames(got))
 	}
@@ -168,7 +168,7 @@ func TestEndpointSlicePortSets(t *testing.T) {
 	}
 	// Once the new port set has most endpoints it becomes the main one.
 	exports[0].Slices = append(exports[0].Slices, sourceSlice("c", discoveryv1.AddressTypeIPv4, updated, ipv4s(2, 5)...))
-	got = EndpointSlices(s, exports, 0)
+	got = mirror(s, exports, 0)
 	if got[0].Name != base+"-cluster-1" || *got[0].Ports[0].Port != 9090 || len(got[0].Endpoints) != 6 {
 		t.Errorf("after the switch: %v", sliceNames(got))
 	}
@@ -184,7 +184,7 @@ func TestEndpointSlicePortConflicts(t *testing.T) {
 		clusterExport("cluster-2", 1, newService(withPorts(port("http", "TCP", 8080), port("metrics", "TCP", 9090))), withSlices(slice2)),
 	}
 	s, _ := Merge("default", "web", exports)
-	got := EndpointSlices(s, exports, 0)
+	got := mirror(s, exports, 0)
 	if len(got) != 2 || got[1].Name != base+"-cluster-2" || len(got[1].Ports) != 1 || *got[1].Ports[0].Name != "metrics" {
 		t.Fatalf("cluster-2 must keep only metrics: %v %+v", sliceNames(got), got)
 	}
@@ -192,7 +192,7 @@ func TestEndpointSlicePortConflicts(t *testing.T) {
 	exports[1].Service = newService(withPorts(port("http", "TCP", 8080)))
 	exports[1].Slices = []*discoveryv1.EndpointSlice{sourceSlice("b", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{endpointPort("http", 8080)}, ipv4s(2, 2)...)}
 	s, _ = Merge("default", "web", exports)
-	if got := EndpointSlices(s, exports, 0); !slices.Equal(sliceNames(got), []string{base + "-cluster-1(IPv4,2)"}) {
+	if got := mirror(s, exports, 0); !slices.Equal(sliceNames(got), []string{base + "-cluster-1(IPv4,2)"}) {
 		t.Errorf("slices %v, want cluster-1's only", sliceNames(got))
 	}
 }
@@ -229,8 +229,8 @@ func TestEndpointSlicesDeterministic(t *testing.T) {
 		}
 	}
 	s, _ := Merge("default", "web", in)
-	first := EndpointSlices(s, in, 100)
-	second := EndpointSlices(s, build(true), 100)
+	first := mirror(s, in, 100)
+	second := mirror(s, build(true), 100)
 	if !equality.Semantic.DeepEqual(first, second) {
 		t.Errorf("the order of the inputs changed the output:\n%v\n%v", sliceNames(first), sliceNames(second))
 	}
@@ -247,5 +247,48 @@ func TestEndpointSlicesDeterministic(t *testing.T) {
 	}
 	if *first[0].Ports[0].Name != "admin" {
 		t.Errorf("ports not sorted: %+v", first[0].Ports)
+	}
+}
+
+// TestRemoteEndpointsNotNodeLocal: in the importing cluster only its own endpoints keep
+// nodeName and targetRef; a remote endpoint on a node of the same name must not count as
+// local under internalTrafficPolicy: Local.
+func TestRemoteEndpointsNotNodeLocal(t *testing.T) {
+	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
+	exports := []ClusterExport{
+		clusterExport("cluster-1", 0, newService(), withSlices(sourceSlice("web-1", discoveryv1.AddressTypeIPv4, ports, podEndpoint("10.1.0.1", "a")))),
+		clusterExport("cluster-2", 1, newService(), withSlices(sourceSlice("web-2", discoveryv1.AddressTypeIPv4, ports, podEndpoint("10.2.0.1", "b")))),
+	}
+	s, _ := Merge("default", "web", exports)
+	for _, target := range []string{"cluster-1", "cluster-2", "cluster-3"} {
+		got, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: DerivedServiceName("web"), LocalCluster: target})
+		for _, sl := range got {
+			src := sl.Labels[mcsv1alpha1.LabelSourceCluster]
+			for _, ep := range sl.Endpoints {
+				local := src == target
+				if (ep.NodeName != nil) != local || (ep.TargetRef != nil) != local {
+					t.Errorf("in %s, endpoint %s from %s: nodeName %v targetRef %v, want them only on local endpoints",
+						target, ep.Addresses[0], src, ptrValue(ep.NodeName), ep.TargetRef)
+				}
+				if ptrValue(ep.Zone) != "zone-a" || ep.Conditions.Ready == nil {
+					t.Errorf("in %s, endpoint %s lost its zone or conditions: %+v", target, ep.Addresses[0], ep)
+				}
+			}
+		}
+	}
+}
+
+// TestEndpointSlicesFollowDerivedName: slice names and the kubernetes.io/service-name label
+// follow the derived Service's name in the target, a fallback included.
+func TestEndpointSlicesFollowDerivedName(t *testing.T) {
+	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
+	exports := []ClusterExport{clusterExport("cluster-2", 0, newService(),
+		withSlices(sourceSlice("web-1", discoveryv1.AddressTypeIPv4, ports, podEndpoint("10.2.0.1", "a"))))}
+	s, _ := Merge("default", "web", exports)
+	name := FallbackDerivedServiceName("web")
+	got, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: name, LocalCluster: "cluster-1"})
+	if len(got) != 1 || got[0].Name != name+"-cluster-2" || got[0].Labels[discoveryv1.LabelServiceName] != name ||
+		got[0].Labels[mcsv1alpha1.LabelServiceName] != "web" {
+		t.Errorf("slices %v, want one named %s-cluster-2 labelled for Service %s", sliceNames(got), name, name)
 	}
 }
