@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type SliceOptions struct {
 	// MaxEndpoints per slice; DefaultMaxEndpointsPerSlice when not positive,
 	// at most MaxEndpointsPerSlice.
 	MaxEndpoints int
+	// Existing are the target's live mirrored slices of the service: endpoints
+	// stay in the slice they are in.
+	Existing []*discoveryv1.EndpointSlice
 }
 
 // EndpointSlices returns the mirrored slices of every constituent,
@@ -128,10 +132,10 @@ func clusterSlices(s *Service, e ClusterExport, o SliceOptions) ([]*discoveryv1.
 			h.Write([]byte(g.portKey))
 			name += fmt.Sprintf(".p%08x", h.Sum32())
 		}
-		for n, chunk := range slices.Collect(slices.Chunk(g.endpoints, o.MaxEndpoints)) {
+		for _, c := range assignEndpoints(g.endpoints, liveChunks(o.Existing, e.ClusterID, name, g), o.MaxEndpoints) {
 			sliceName := name
-			if n > 0 {
-				sliceName += "." + strconv.Itoa(n+1)
+			if c.index > 1 {
+				sliceName += "." + strconv.Itoa(c.index)
 			}
 			out = append(out, &discoveryv1.EndpointSlice{
 				ObjectMeta: metav1.ObjectMeta{
@@ -145,12 +149,103 @@ func clusterSlices(s *Service, e ClusterExport, o SliceOptions) ([]*discoveryv1.
 					},
 				},
 				AddressType: g.addressType,
-				Endpoints:   slices.Clone(chunk),
+				Endpoints:   c.endpoints,
 				Ports:       clonePorts(g.ports),
 			})
 		}
 	}
 	return out, dropped
+}
+
+// chunk is one mirrored slice of a group: its number among the group's slice
+// names (1 for the first) and its endpoints.
+type chunk struct {
+	index     int
+	endpoints []discoveryv1.Endpoint
+}
+
+// liveChunks returns, by slice number, the endpoints of the target's live
+// mirrored slices that belong to group g of cluster: named name or
+// name.<n>, with g's address type and port set.
+func liveChunks(existing []*discoveryv1.EndpointSlice, cluster, name string, g *endpointGroup) map[int][]discoveryv1.Endpoint {
+	out := map[int][]discoveryv1.Endpoint{}
+	for _, sl := range existing {
+		if sl.Labels[mcsv1alpha1.LabelSourceCluster] != cluster || sl.AddressType != g.addressType ||
+			portKey(sortedPorts(sl.Ports)) != g.portKey {
+			continue
+		}
+		index := 1
+		if sl.Name != name {
+			rest, ok := strings.CutPrefix(sl.Name, name+".")
+			n, err := strconv.Atoi(rest)
+			if !ok || err != nil || n < 2 || strconv.Itoa(n) != rest {
+				continue
+			}
+			index = n
+		}
+		out[index] = sl.Endpoints
+	}
+	return out
+}
+
+// assignEndpoints cuts a group's endpoints (sorted, unique addresses) into
+// slices of at most max, keeping each endpoint in the live slice it is in, as
+// the upstream EndpointSlice reconcilers do: a change to one endpoint rewrites
+// one slice, not every slice after it. New endpoints fill the live slices with
+// room, in slice order, then new slices with the smallest free numbers; a live
+// slice left empty goes. When the group has two or more slices more than its
+// endpoints need, it is packed afresh in address order, which is also the
+// layout without live slices. Over a converged target the result is the live
+// layout, so a restart writes nothing.
+func assignEndpoints(eps []discoveryv1.Endpoint, live map[int][]discoveryv1.Endpoint, max int) []chunk {
+	need := (len(eps) + max - 1) / max
+	if len(live) == 0 || len(live) >= need+2 {
+		var out []chunk
+		for n, c := range slices.Collect(slices.Chunk(eps, max)) {
+			out = append(out, chunk{index: n + 1, endpoints: slices.Clone(c)})
+		}
+		return out
+	}
+	position := make(map[string]int, len(eps))
+	for i, ep := range eps {
+		position[strings.Join(ep.Addresses, ",")] = i
+	}
+	placed := make([]bool, len(eps))
+	var out []chunk
+	for _, index := range slices.Sorted(maps.Keys(live)) {
+		c := chunk{index: index}
+		for _, ep := range live[index] {
+			if i, ok := position[strings.Join(ep.Addresses, ",")]; ok && !placed[i] && len(c.endpoints) < max {
+				placed[i] = true
+				c.endpoints = append(c.endpoints, eps[i])
+			}
+		}
+		out = append(out, c)
+	}
+	next := 0
+	fill := func(c *chunk) {
+		for ; next < len(eps) && len(c.endpoints) < max; next++ {
+			if !placed[next] {
+				placed[next] = true
+				c.endpoints = append(c.endpoints, eps[next])
+			}
+		}
+	}
+	for i := range out {
+		fill(&out[i])
+	}
+	for index := 1; next < len(eps); index++ {
+		if _, taken := live[index]; !taken {
+			c := chunk{index: index}
+			fill(&c)
+			out = append(out, c)
+		}
+	}
+	out = slices.DeleteFunc(out, func(c chunk) bool { return len(c.endpoints) == 0 })
+	for _, c := range out {
+		slices.SortFunc(c.endpoints, compareEndpoints)
+	}
+	return out
 }
 
 // isMainPortSet reports whether g has the main port set of its address type:

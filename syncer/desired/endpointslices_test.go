@@ -292,3 +292,92 @@ func TestEndpointSlicesFollowDerivedName(t *testing.T) {
 		t.Errorf("slices %v, want one named %s-cluster-2 labelled for Service %s", sliceNames(got), name, name)
 	}
 }
+
+// sliceWrites counts the writes that turn live into want: creates, updates and deletes.
+func sliceWrites(live, want []*discoveryv1.EndpointSlice) int {
+	byName := map[string]*discoveryv1.EndpointSlice{}
+	for _, l := range live {
+		byName[l.Name] = l
+	}
+	writes := 0
+	for _, w := range want {
+		if l, ok := byName[w.Name]; !ok || !EndpointSliceEqual(w, l) {
+			writes++
+		}
+		delete(byName, w.Name)
+	}
+	return writes + len(byName)
+}
+
+// TestEndpointSlicesStable: an endpoint added, removed or changed rewrites one slice (or
+// creates one), not every slice after it in address order; a converged layout reproduces
+// itself (a restart writes nothing); slices well below capacity are packed afresh.
+func TestEndpointSlicesStable(t *testing.T) {
+	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
+	compute := func(eps []discoveryv1.Endpoint, live []*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice {
+		exports := []ClusterExport{clusterExport("cluster-1", 0, newService(),
+			withSlices(sourceSlice("web-x", discoveryv1.AddressTypeIPv4, ports, eps...)))}
+		s, _ := Merge("default", "web", exports)
+		out, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: DerivedServiceName("web"), LocalCluster: "cluster-1",
+			MaxEndpoints: 100, Existing: live})
+		return out
+	}
+	base := ipv4s(1, 1000)
+	converged := compute(base, nil)
+	if len(converged) != 10 {
+		t.Fatalf("%d slices for 1000 endpoints, want 10", len(converged))
+	}
+	without := func(eps []discoveryv1.Endpoint, ip string) []discoveryv1.Endpoint {
+		return slices.DeleteFunc(slices.Clone(eps), func(e discoveryv1.Endpoint) bool { return e.Addresses[0] == ip })
+	}
+	notReady := func(eps []discoveryv1.Endpoint, ip string) []discoveryv1.Endpoint {
+		out := slices.Clone(eps)
+		for i := range out {
+			if out[i].Addresses[0] == ip {
+				out[i].Conditions.Ready = ptrTo(false)
+			}
+		}
+		return out
+	}
+	lowest := podEndpoint("10.1.0.0", "pod-lowest") // sorts before every other address
+	fewer := base
+	for i := range 250 {
+		fewer = without(fewer, fmt.Sprintf("10.1.%d.%d", i/250, i%250+1))
+	}
+	tests := []struct {
+		name       string
+		live       []*discoveryv1.EndpointSlice
+		eps        []discoveryv1.Endpoint
+		wantWrites int
+		wantSlices int
+	}{
+		{"unchanged (a restart over converged state)", converged, base, 0, 10},
+		{"one added at the lowest address", converged, append(slices.Clone(base), lowest), 1, 11},
+		{"one removed", converged, without(base, "10.1.2.5"), 1, 10},
+		{"one changed", converged, notReady(base, "10.1.1.7"), 1, 10},
+		{"one added where a slice has room", compute(without(base, "10.1.2.5"), converged),
+			append(without(base, "10.1.2.5"), lowest), 1, 10},
+		{"a quarter removed: packed afresh", converged, fewer, 10, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := compute(tt.eps, tt.live)
+			if w := sliceWrites(tt.live, got); w != tt.wantWrites || len(got) != tt.wantSlices {
+				t.Errorf("%d writes into %d slices, want %d into %d: %v", w, len(got), tt.wantWrites, tt.wantSlices, sliceNames(got))
+			}
+			total := 0
+			for _, sl := range got {
+				total += len(sl.Endpoints)
+				if len(sl.Endpoints) > 100 || !slices.IsSortedFunc(sl.Endpoints, compareEndpoints) {
+					t.Errorf("slice %s: %d endpoints, sorted %v", sl.Name, len(sl.Endpoints), slices.IsSortedFunc(sl.Endpoints, compareEndpoints))
+				}
+			}
+			if total != len(tt.eps) {
+				t.Errorf("%d endpoints mirrored, want %d", total, len(tt.eps))
+			}
+			if again := compute(tt.eps, got); sliceWrites(got, again) != 0 {
+				t.Errorf("the result does not reproduce itself: %v -> %v", sliceNames(got), sliceNames(again))
+			}
+		})
+	}
+}

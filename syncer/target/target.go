@@ -298,6 +298,7 @@ func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desi
 		LocalCluster: c.ID,
 		Addresses:    desired.AddressFilter{ServiceCIDRs: c.cidrs.prefixes()},
 		MaxEndpoints: want.MaxEndpointsPerSlice,
+		Existing:     c.sliceStore.ByIndex(informers.ByService, namespace+"/"+name),
 	})
 	c.countDropped(ctx, namespace+"/"+name, dropped)
 

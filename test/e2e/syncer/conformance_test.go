@@ -38,6 +38,7 @@ func TestConformance(t *testing.T) {
 	t.Run("AddressFilter", s.testConfAddressFilter)
 	t.Run("RefusedSliceWriteIsolated", s.testConfQuota)
 	t.Run("TerminatingNamespace", s.testConfTerminatingNamespace)
+	t.Run("StableSlices", s.testConfStableSlices)
 }
 
 // confIdentity is what must not change about a live import in one cluster.
@@ -672,4 +673,80 @@ func confCount(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m) // a counter always writes
 	return m.GetCounter().GetValue()
+}
+
+// confSliceWrites sums the EndpointSlice writes of every syncer.
+func (s *suite) confSliceWrites() float64 {
+	sum := 0.0
+	for _, sy := range s.syncers {
+		for labels, v := range sy.WritesByLabels() {
+			if strings.Contains(labels, "kind=EndpointSlice") {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
+// testConfStableSlices: 1,000 endpoints mirrored as 10 slices per cluster; one endpoint added
+// at the lowest address, then one removed, each costs one slice write per cluster (3), not a
+// rewrite of every slice after it.
+func (s *suite) testConfStableSlices(t *testing.T) {
+	const ns, name = "conf-stable", "big"
+	s.namespace(t, ns)
+	c1 := s.cluster("cluster-1")
+	http := []discoveryv1.EndpointPort{slicePort("http", 8080)}
+	all := ips("10.98", 1000) // 10.98.0.1 .. 10.98.3.250
+	s.createService(t, c1, service(ns, name, corev1.ServiceTypeClusterIP, port("http", 80)))
+	s.createSlice(t, c1, ns, name, name+"-a", discoveryv1.AddressTypeIPv4, http, all[:500])
+	s.createSlice(t, c1, ns, name, name+"-b", discoveryv1.AddressTypeIPv4, http, all[500:])
+	s.export(t, c1, ns, name)
+	want := imported{typ: mcsv1alpha1.ClusterSetIP, ports: []string{"http/TCP/80"}, clusters: []string{"cluster-1"},
+		eps: map[string][]string{"cluster-1": addresses(all)}}
+	settled := func(what string) float64 {
+		eventually(t, what, func() error {
+			return s.inAll(func(c *harness.Cluster) error { return s.checkImport(c, ns, name, want) })
+		})
+		time.Sleep(resync + time.Second) // let any further write land
+		return s.confSliceWrites()
+	}
+	before := settled("1,000 endpoints mirrored everywhere")
+	list, err := c1.Kube.DiscoveryV1().EndpointSlices(ns).List(s.ctx, metav1.ListOptions{LabelSelector: mcsv1alpha1.LabelServiceName + "=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 10 {
+		t.Errorf("%d mirrored slices in cluster-1, want 10", len(list.Items))
+	}
+
+	sl, err := c1.Kube.DiscoveryV1().EndpointSlices(ns).Get(s.ctx, name+"-b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.98.0.0"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	if _, err := c1.Kube.DiscoveryV1().EndpointSlices(ns).Update(s.ctx, sl, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want.eps = map[string][]string{"cluster-1": append([]string{"10.98.0.0"}, addresses(all)...)}
+	afterAdd := settled("the lowest address added everywhere")
+	if got := afterAdd - before; got != 3 {
+		t.Errorf("adding one endpoint at the lowest address took %v slice writes in 3 clusters, want 3", got)
+	}
+
+	sl, err = c1.Kube.DiscoveryV1().EndpointSlices(ns).Get(s.ctx, name+"-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := all[4].ip // 10.98.0.5, in the first mirrored slice
+	sl.Endpoints = slices.DeleteFunc(sl.Endpoints, func(e discoveryv1.Endpoint) bool { return e.Addresses[0] == removed })
+	if _, err := c1.Kube.DiscoveryV1().EndpointSlices(ns).Update(s.ctx, sl, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want.eps = map[string][]string{"cluster-1": slices.DeleteFunc(want.eps["cluster-1"], func(a string) bool { return a == removed })}
+	afterRemove := settled("one endpoint removed everywhere")
+	if got := afterRemove - afterAdd; got != 3 {
+		t.Errorf("removing one endpoint took %v slice writes in 3 clusters, want 3", got)
+	}
+	t.Logf("slice writes: %v before, %v for one endpoint added at the lowest address, %v for one removed",
+		before, afterAdd-before, afterRemove-afterAdd)
 }
