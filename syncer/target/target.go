@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,7 +294,7 @@ func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desi
 	if err != nil || derived == nil {
 		return err
 	}
-	slices, dropped := desired.EndpointSlices(want.Service, want.Exports, desired.SliceOptions{
+	mirrored, dropped := desired.EndpointSlices(want.Service, want.Exports, desired.SliceOptions{
 		DerivedName:  derived.Name,
 		LocalCluster: c.ID,
 		Addresses:    desired.AddressFilter{ServiceCIDRs: c.cidrs.prefixes()},
@@ -309,12 +310,16 @@ func (c *Cluster) publish(ctx context.Context, namespace, name string, want Desi
 	var importErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { live, importErr = c.ensureServiceImport(ctx, wantImport) })
-	slicesErr := c.ensureSlices(ctx, namespace, name, slices, out)
+	slicesErr := c.ensureSlices(ctx, namespace, name, mirrored, out)
 	wg.Wait()
 	if importErr != nil {
 		return errors.Join(importErr, slicesErr)
 	}
-	objects, ready := desired.ImportStatus(want.Service, derived, families, len(slices), slicesErr)
+	notWritten := slicesErr
+	if len(out.Clashes) > 0 { // slices in the way, left alone
+		notWritten = errors.Join(notWritten, errors.New(strings.Join(out.Clashes, "; ")))
+	}
+	objects, ready := desired.ImportStatus(want.Service, derived, families, len(mirrored), notWritten)
 	ready.ObservedGeneration = live.Generation
 	wantImport.Status.EndpointSliceObjects, wantImport.Status.Conditions = objects, []metav1.Condition{ready}
 	return errors.Join(slicesErr, c.ensureImportStatus(ctx, live, wantImport))
