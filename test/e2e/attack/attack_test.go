@@ -431,6 +431,10 @@ func (s *setup) attacks() []attack {
 			_, err := s.kube.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, "any", metav1.GetOptions{})
 			return err
 		}, byRBAC("get", "secrets")},
+		{"getting a Secret by name in its own namespace", func(ctx context.Context) error {
+			_, err := s.kube.CoreV1().Secrets(s.namespace).Get(ctx, "clusterset-member-reader-token", metav1.GetOptions{})
+			return err
+		}, byRBAC("get", "secrets")},
 		{"listing Secrets in every namespace", func(ctx context.Context) error {
 			_, err := s.kube.CoreV1().Secrets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 			return err
