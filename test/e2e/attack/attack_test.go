@@ -296,15 +296,12 @@ func (s *setup) attacks() []attack {
 			return err
 		}
 	}
-	// updateService reads a Service as the admin and writes it back changed, as the syncer.
 	updateService := func(ns, name string, f func(*corev1.Service)) func(context.Context) error {
+		return rewrite(s.admin.CoreV1().Services(ns).Get, name, f, s.kube.CoreV1().Services(ns).Update)
+	}
+	getSecret := func(ns, name string) func(context.Context) error {
 		return func(ctx context.Context) error {
-			svc, err := s.admin.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("setup: %w", err)
-			}
-			f(svc)
-			_, err = s.kube.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{})
+			_, err := s.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 			return err
 		}
 	}
@@ -343,15 +340,9 @@ func (s *setup) attacks() []attack {
 		{"slice to the cloud metadata address", createSlice(victim, pointAt("169.254.169.254")), byValidation("may not be in the link-local range")},
 		{"slice to link-local multicast", createSlice(victim, pointAt("224.0.0.251")), byValidation("may not be in the link-local multicast range")},
 		{"slice to the unspecified address", createSlice(victim, pointAt("0.0.0.0")), byValidation("may not be unspecified")},
-		{"taking over a user's slice by labelling it", func(ctx context.Context) error {
-			es, err := s.admin.DiscoveryV1().EndpointSlices(victim).Get(ctx, foreignSlice, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("setup: %w", err)
-			}
-			es.Labels = genuineSlice(victim).Labels
-			_, err = s.kube.DiscoveryV1().EndpointSlices(victim).Update(ctx, es, metav1.UpdateOptions{})
-			return err
-		}, byPolicy("changes and deletes only objects already labelled endpointslice.kubernetes.io/managed-by")},
+		{"taking over a user's slice by labelling it", rewrite(s.admin.DiscoveryV1().EndpointSlices(victim).Get, foreignSlice,
+			func(es *discoveryv1.EndpointSlice) { es.Labels = genuineSlice(victim).Labels },
+			s.kube.DiscoveryV1().EndpointSlices(victim).Update), byPolicy("changes and deletes only objects already labelled endpointslice.kubernetes.io/managed-by")},
 		{"deleting a user's slice", func(ctx context.Context) error {
 			return s.kube.DiscoveryV1().EndpointSlices(victim).Delete(ctx, foreignSlice, metav1.DeleteOptions{})
 		}, byPolicy("changes and deletes only objects already labelled endpointslice.kubernetes.io/managed-by")},
@@ -413,28 +404,18 @@ func (s *setup) attacks() []attack {
 		}), byPolicy("objects labelled app.kubernetes.io/managed-by=clusterset-syncer")},
 		{"ServiceImport in kube-system", createImport(metav1.NamespaceSystem, func(*mcsv1alpha1.ServiceImport) {}),
 			byPolicy("namespaces it serves, not kube-system")},
-		{"status of another implementation's ServiceImport", func(ctx context.Context) error {
-			si, err := s.adminMCS.MulticlusterV1alpha1().ServiceImports(victim).Get(ctx, foreignImport, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("setup: %w", err)
-			}
-			si.Status.Clusters = []mcsv1alpha1.ClusterStatus{{Cluster: sourceCluster}}
-			_, err = s.mcs.MulticlusterV1alpha1().ServiceImports(victim).UpdateStatus(ctx, si, metav1.UpdateOptions{})
-			return err
-		}, byPolicy("changes and deletes only objects already labelled app.kubernetes.io/managed-by")},
+		{"status of another implementation's ServiceImport", rewrite(s.adminMCS.MulticlusterV1alpha1().ServiceImports(victim).Get, foreignImport,
+			func(si *mcsv1alpha1.ServiceImport) {
+				si.Status.Clusters = []mcsv1alpha1.ClusterStatus{{Cluster: sourceCluster}}
+			},
+			s.mcs.MulticlusterV1alpha1().ServiceImports(victim).UpdateStatus), byPolicy("changes and deletes only objects already labelled app.kubernetes.io/managed-by")},
 		{"deleting another implementation's ServiceImport", func(ctx context.Context) error {
 			return s.mcs.MulticlusterV1alpha1().ServiceImports(victim).Delete(ctx, foreignImport, metav1.DeleteOptions{})
 		}, byPolicy("changes and deletes only objects already labelled app.kubernetes.io/managed-by")},
 
 		// Beyond its objects: credentials, code, and the controls themselves.
-		{"reading a Secret in kube-system", func(ctx context.Context) error {
-			_, err := s.kube.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, "any", metav1.GetOptions{})
-			return err
-		}, byRBAC("get", "secrets")},
-		{"getting a Secret by name in its own namespace", func(ctx context.Context) error {
-			_, err := s.kube.CoreV1().Secrets(s.namespace).Get(ctx, "clusterset-member-reader-token", metav1.GetOptions{})
-			return err
-		}, byRBAC("get", "secrets")},
+		{"reading a Secret in kube-system", getSecret(metav1.NamespaceSystem, "any"), byRBAC("get", "secrets")},
+		{"getting a Secret by name in its own namespace", getSecret(s.namespace, "clusterset-member-reader-token"), byRBAC("get", "secrets")},
 		{"listing Secrets in every namespace", func(ctx context.Context) error {
 			_, err := s.kube.CoreV1().Secrets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 			return err
@@ -456,6 +437,21 @@ func (s *setup) attacks() []attack {
 			_, err := s.kube.CoordinationV1().Leases(s.namespace).Get(ctx, "someone-else", metav1.GetOptions{})
 			return err
 		}, byRBAC("get", "leases")},
+	}
+}
+
+// rewrite returns an attack that reads the object name as the admin (get), changes it, and
+// writes it back as the syncer (write).
+func rewrite[T any](get func(context.Context, string, metav1.GetOptions) (T, error), name string,
+	change func(T), write func(context.Context, T, metav1.UpdateOptions) (T, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		obj, err := get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		change(obj)
+		_, err = write(ctx, obj, metav1.UpdateOptions{})
+		return err
 	}
 }
 
