@@ -32,11 +32,6 @@ import (
 )
 
 const (
-	// policyName is the shipped ValidatingAdmissionPolicy; bindingName binds it to the syncer.
-	policyName  = "clusterset-syncer-writes"
-	bindingName = "clusterset-syncer-writes"
-	// syncerAccount is the syncer's ServiceAccount, in the namespace the base is rendered into.
-	syncerAccount = "clusterset-syncer"
 	// shippedNamespace is the syncer's namespace in deploy/syncer as shipped.
 	shippedNamespace = "clusterset-system"
 	// victim is a namespace the syncer serves, holding objects it does not manage.
@@ -45,21 +40,37 @@ const (
 	sourceCluster = "cluster-9"
 )
 
-// installation is deploy/syncer applied one way: as shipped, or rendered by an overlay.
+// installation is a base that confines a writer, applied one way: as shipped, or rendered by
+// an overlay.
 type installation struct {
 	name string
-	// namespace is where the rendered base puts the syncer.
-	namespace string
 	// kustomization returns the directory to apply with `kubectl apply -k`.
 	kustomization func(t *testing.T, root string) string
+	// identity is what the rendered base confines.
+	identity
 }
+
+// identity is a confined writer: its ServiceAccount, and the policy and binding that confine it.
+type identity struct {
+	namespace, account string
+	policy, binding    string
+	// runsHere: a syncer runs in this cluster as the account (pull mode), and renews its
+	// Leases and lists its member Secrets in its namespace. A hub writes only.
+	runsHere bool
+}
+
+// shipped is deploy/syncer as shipped.
+var shipped = identity{namespace: shippedNamespace, account: "clusterset-syncer",
+	policy: "clusterset-syncer-writes", binding: "clusterset-syncer-writes", runsHere: true}
 
 // TestStolenSyncerToken applies deploy/syncer to a real apiserver, then acts as the syncer's
 // ServiceAccount (impersonation, as a stolen token would authenticate) and tries each write a
 // compromised syncer could use to steer traffic or reach beyond what it manages. Every one
 // must be refused, by the admission policy or by RBAC, with that denial (not some other
-// failure); the syncer's own writes must still succeed. It does so for the base as shipped and
-// for the base rendered into another namespace by a kustomize overlay, each in its own cluster.
+// failure); the syncer's own writes must still succeed. It does so, each in its own cluster,
+// for the base as shipped, for the base rendered into another namespace by a kustomize
+// overlay, for one that renames it with a prefix, and for deploy/syncer/hub-member with the
+// hub's ServiceAccount.
 func TestStolenSyncerToken(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real apiservers")
@@ -69,13 +80,15 @@ func TestStolenSyncerToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	moved, prefixed := shipped, shipped
+	moved.namespace = "clusterset-elsewhere"
+	prefixed.account, prefixed.policy, prefixed.binding = "blue-"+shipped.account, "blue-"+shipped.policy, "blue-"+shipped.binding
 	installations := []installation{
-		{name: "shipped", namespace: shippedNamespace, kustomization: func(_ *testing.T, root string) string {
-			return filepath.Join(root, "deploy", "syncer")
-		}},
-		{name: "namespace-overlay", namespace: "clusterset-elsewhere", kustomization: func(t *testing.T, root string) string {
-			return namespaceOverlay(t, root, "clusterset-elsewhere")
-		}},
+		{"shipped", base("deploy", "syncer"), shipped},
+		{"namespace-overlay", overlay("namespace: " + moved.namespace), moved},
+		{"name-prefix-overlay", overlay("namePrefix: blue-"), prefixed},
+		{"hub-member", base("deploy", "syncer", "hub-member"), identity{namespace: shippedNamespace, account: "clusterset-hub",
+			policy: shipped.policy, binding: shipped.binding}},
 	}
 	env := localenv.StartT(t, localenv.Options{Clusters: len(installations)})
 	for i, inst := range installations {
@@ -88,13 +101,13 @@ func TestStolenSyncerToken(t *testing.T) {
 				t.Fatalf("the overlay left references to %s:\n%s", shippedNamespace, rendered)
 			}
 			runKubectl(t, kubectl, c.Kubeconfig, "apply", "-k", dir)
-			s := newSetup(t, c.Config, inst.namespace)
+			s := newSetup(t, c.Config, inst.identity)
 			s.waitForPolicy(t)
 			s.plantForeignObjects(t)
 			for _, a := range s.attacks() {
 				t.Run(a.name, func(t *testing.T) {
 					err := a.try(t.Context())
-					if checkErr := a.want.check(err, s.user); checkErr != nil {
+					if checkErr := a.want.check(err, s.identity, s.user); checkErr != nil {
 						t.Errorf("%s: %v", a.name, checkErr)
 					} else {
 						t.Logf("refused as expected: %v", err)
@@ -107,39 +120,46 @@ func TestStolenSyncerToken(t *testing.T) {
 	}
 }
 
-// namespaceOverlay writes, in a temporary directory, a kustomization that renders deploy/syncer
-// into namespace, as a user's overlay would, and returns its directory.
-func namespaceOverlay(t *testing.T, root, namespace string) string {
-	dir := t.TempDir()
-	base, err := filepath.Rel(dir, filepath.Join(root, "deploy", "syncer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kustomization := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: %s\nresources:\n  - %s\n", namespace, base)
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+// base returns the directory of a shipped base.
+func base(path ...string) func(*testing.T, string) string {
+	return func(_ *testing.T, root string) string { return filepath.Join(append([]string{root}, path...)...) }
 }
 
-// setup is one cluster with deploy/syncer applied: clients as the admin and as the syncer.
+// overlay returns a kustomization of deploy/syncer with one transformer field, written in a
+// temporary directory as a user's overlay would be.
+func overlay(field string) func(*testing.T, string) string {
+	return func(t *testing.T, root string) string {
+		dir := t.TempDir()
+		base, err := filepath.Rel(dir, filepath.Join(root, "deploy", "syncer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kustomization := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n%s\nresources:\n  - %s\n", field, base)
+		if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+}
+
+// setup is one cluster with a base applied: clients as the admin and as the confined identity.
 type setup struct {
-	namespace string // the syncer's
-	user      string // the syncer's username
-	admin     kubernetes.Interface
-	adminMCS  mcsclient.Interface
-	kube      kubernetes.Interface // as the syncer
-	mcs       mcsclient.Interface  // as the syncer
+	identity
+	user     string // the identity's username
+	admin    kubernetes.Interface
+	adminMCS mcsclient.Interface
+	kube     kubernetes.Interface // as the syncer
+	mcs      mcsclient.Interface  // as the syncer
 }
 
-func newSetup(t *testing.T, admin *rest.Config, namespace string) *setup {
-	user := "system:serviceaccount:" + namespace + ":" + syncerAccount
+func newSetup(t *testing.T, admin *rest.Config, id identity) *setup {
+	user := "system:serviceaccount:" + id.namespace + ":" + id.account
 	syncer := rest.CopyConfig(admin)
 	syncer.Impersonate = rest.ImpersonationConfig{
 		UserName: user,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + id.namespace, "system:authenticated"},
 	}
-	s := &setup{namespace: namespace, user: user}
+	s := &setup{identity: id, user: user}
 	var errs [4]error
 	s.admin, errs[0] = kubernetes.NewForConfig(admin)
 	s.adminMCS, errs[1] = mcsclient.NewForConfig(admin)
@@ -161,7 +181,7 @@ func (s *setup) waitForPolicy(t *testing.T) {
 		if err == nil {
 			return false, s.admin.CoreV1().Services(victim).Delete(ctx, probe.Name, metav1.DeleteOptions{})
 		}
-		return byPolicy("").check(err, s.user) == nil, nil
+		return byPolicy("").check(err, s.identity, s.user) == nil, nil
 	})
 	if err != nil {
 		t.Fatalf("the admission policy is not in force: %v", err)
@@ -426,11 +446,11 @@ func (s *setup) attacks() []attack {
 			return err
 		}, byRBAC("create", "pods")},
 		{"deleting the policy's binding", func(ctx context.Context) error {
-			return s.kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctx, bindingName, metav1.DeleteOptions{})
+			return s.kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctx, s.binding, metav1.DeleteOptions{})
 		}, byRBAC("delete", "validatingadmissionpolicybindings")},
 		{"widening its namespaces on its ServiceAccount", func(ctx context.Context) error {
 			patch := `{"metadata":{"annotations":{"multicluster.clusterset.io/denied-namespaces":""}}}`
-			_, err := s.kube.CoreV1().ServiceAccounts(s.namespace).Patch(ctx, syncerAccount, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+			_, err := s.kube.CoreV1().ServiceAccounts(s.namespace).Patch(ctx, s.account, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 			return err
 		}, byRBAC("patch", "serviceaccounts")},
 		{"reading a Lease that is not its own", func(ctx context.Context) error {
@@ -476,8 +496,8 @@ func byRBAC(verb, resource string) refusal {
 }
 func byValidation(message string) refusal { return refusal{validation, message} }
 
-// check returns nil when err is the wanted denial of a request by user.
-func (r refusal) check(err error, user string) error {
+// check returns nil when err is the wanted denial of a request by user, confined as id.
+func (r refusal) check(err error, id identity, user string) error {
 	if err == nil {
 		return errors.New("allowed")
 	}
@@ -492,7 +512,7 @@ func (r refusal) check(err error, user string) error {
 			return fmt.Errorf("not denied by RBAC (%q): %w", want, err)
 		}
 	default:
-		prefix := fmt.Sprintf("ValidatingAdmissionPolicy '%s' with binding '", policyName)
+		prefix := fmt.Sprintf("ValidatingAdmissionPolicy '%s' with binding '%s' denied request", id.policy, id.binding)
 		if !apierrors.IsForbidden(err) || !strings.Contains(msg, prefix) || !strings.Contains(msg, r.phrase) {
 			return fmt.Errorf("not denied by the policy's rule %q: %w", r.phrase, err)
 		}
@@ -534,15 +554,17 @@ func (s *setup) testOwnWrites(t *testing.T) {
 	svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(443)})
 	_, err = s.kube.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{})
 	step("updating the derived Service", err)
-	for _, name := range []string{"clusterset-syncer", "clusterset-syncer-heartbeat"} {
-		lease, err := s.kube.CoordinationV1().Leases(s.namespace).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-		step("creating the Lease "+name, err)
-		lease.Spec.HolderIdentity = ptr.To("attack-test")
-		_, err = s.kube.CoordinationV1().Leases(s.namespace).Update(ctx, lease, metav1.UpdateOptions{})
-		step("renewing the Lease "+name, err)
+	if s.runsHere {
+		for _, name := range []string{"clusterset-syncer", "clusterset-syncer-heartbeat"} {
+			lease, err := s.kube.CoordinationV1().Leases(s.namespace).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+			step("creating the Lease "+name, err)
+			lease.Spec.HolderIdentity = ptr.To("attack-test")
+			_, err = s.kube.CoordinationV1().Leases(s.namespace).Update(ctx, lease, metav1.UpdateOptions{})
+			step("renewing the Lease "+name, err)
+		}
+		_, err = s.kube.CoreV1().Secrets(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: "multicluster.clusterset.io/member-kubeconfig=true"})
+		step("listing the member Secrets", err)
 	}
-	_, err = s.kube.CoreV1().Secrets(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: "multicluster.clusterset.io/member-kubeconfig=true"})
-	step("listing the member Secrets", err)
 	step("deleting the mirrored slice", s.kube.DiscoveryV1().EndpointSlices(ns).Delete(ctx, slice.Name, metav1.DeleteOptions{}))
 	step("deleting the ServiceImport", s.mcs.MulticlusterV1alpha1().ServiceImports(ns).Delete(ctx, si.Name, metav1.DeleteOptions{}))
 	step("deleting the derived Service", s.kube.CoreV1().Services(ns).Delete(ctx, svc.Name, metav1.DeleteOptions{}))
