@@ -72,14 +72,7 @@ var shipped = identity{namespace: shippedNamespace, account: "clusterset-syncer"
 // overlay, for one that renames it with a prefix, and for deploy/syncer/hub-member with the
 // hub's ServiceAccount.
 func TestStolenSyncerToken(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts real apiservers")
-	}
-	kubectl := bindir.Require(t, "kubectl")["kubectl"]
-	root, err := bindir.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kubectl, root := prerequisites(t)
 	moved, prefixed := shipped, shipped
 	moved.namespace = "clusterset-elsewhere"
 	prefixed.account, prefixed.policy, prefixed.binding = "blue-"+shipped.account, "blue-"+shipped.policy, "blue-"+shipped.binding
@@ -118,6 +111,20 @@ func TestStolenSyncerToken(t *testing.T) {
 			t.Run("others are not confined", s.testOthersUnconfined)
 		})
 	}
+}
+
+// prerequisites skips a test that starts real apiservers under -short, and returns kubectl and
+// the module root.
+func prerequisites(t *testing.T) (kubectl, root string) {
+	if testing.Short() {
+		t.Skip("starts real apiservers")
+	}
+	kubectl = bindir.Require(t, "kubectl")["kubectl"]
+	root, err := bindir.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kubectl, root
 }
 
 // base returns the directory of a shipped base.
