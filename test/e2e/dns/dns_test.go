@@ -114,6 +114,27 @@ func TestMCSDNS(t *testing.T) {
 		}
 	})
 
+	t.Run("headless imports carry the exported Services' IP families", func(t *testing.T) {
+		// The conformance suite refuses a Headless ServiceImport without ipFamilies.
+		for _, c := range m {
+			for _, svc := range []string{"hello-hl", "web"} {
+				var last string
+				err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+					si, err := c.mcs.MulticlusterV1alpha1().ServiceImports(ns).Get(ctx, svc, metav1.GetOptions{})
+					if err != nil {
+						last = err.Error()
+						return false, nil
+					}
+					last = fmt.Sprintf("type %s, ipFamilies %v, ips %v", si.Spec.Type, si.Spec.IPFamilies, si.Spec.IPs)
+					return si.Spec.Type == mcs.Headless && slices.Equal(si.Spec.IPFamilies, []corev1.IPFamily{corev1.IPv4Protocol}) && len(si.Spec.IPs) == 0, nil
+				})
+				if err != nil {
+					t.Errorf("%s: ServiceImport %s: %s, want Headless with ipFamilies [IPv4] and no ips", c.ID, svc, last)
+				}
+			}
+		}
+	})
+
 	t.Run("headless SRV at the service name targets each endpoint", func(t *testing.T) {
 		var want []string
 		for cluster, ips := range helloHL {
