@@ -143,10 +143,12 @@ func New(opts Options) *Controller {
 		admission:      newAdmission(opts),
 		joining:        map[string]*source.Cluster{},
 		joiningTargets: map[string]*target.Cluster{},
-		membership:     membership{synced: map[string]bool{}, joining: map[string]bool{}, removed: map[string]bool{}},
-		unknownSince:   map[string]time.Time{},
-		statusOwner:    map[string]bool{},
-		recorders:      map[string]record.EventRecorder{},
+		// Until told otherwise, some candidate may be undecided: nothing unadmitted is collected.
+		membership: membership{synced: map[string]bool{}, joining: map[string]bool{}, removed: map[string]bool{},
+			undecided: 1},
+		unknownSince: map[string]time.Time{},
+		statusOwner:  map[string]bool{},
+		recorders:    map[string]record.EventRecorder{},
 	}
 	opts.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metrics.Namespace, Name: "queue_depth",

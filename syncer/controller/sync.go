@@ -36,7 +36,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	logger := klog.FromContext(ctx)
 	members, lanes := c.snapshotMembers(), c.snapshotLanes()
 	for _, m := range members {
-		for _, k := range c.admission.refresh(m) {
+		for _, k := range c.admission.refresh(logger, m) {
 			if k != key {
 				c.queue.Add(k)
 			}
