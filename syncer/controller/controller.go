@@ -199,6 +199,12 @@ func (c *Controller) EnqueueMember(id string) {
 	}
 	lanes := slices.Clone(c.lanes)
 	c.mu.RUnlock()
+	c.enqueueContribution(id, m, lanes)
+}
+
+// enqueueContribution schedules what cluster id contributes: the exports of its source m
+// (when known) and every import of lanes that names it.
+func (c *Controller) enqueueContribution(id string, m *source.Cluster, lanes []*lane) {
 	if m != nil {
 		for _, key := range m.ExportKeys() {
 			c.queue.Add(key)
@@ -329,16 +335,7 @@ func (c *Controller) RemoveMember(id string) {
 	if wasSynced {
 		c.opts.Metrics.MembersConnected.Dec()
 	}
-	if gone != nil {
-		for _, key := range gone.ExportKeys() {
-			c.queue.Add(key)
-		}
-	}
-	for _, l := range lanes {
-		for _, key := range l.t.ImportsListing(id) {
-			c.queue.Add(key)
-		}
-	}
+	c.enqueueContribution(id, gone, lanes)
 }
 
 // SetUndecidedMembers sets the number of configured member candidates whose identity is not

@@ -506,7 +506,7 @@ func (s *suite) faultExportFlood(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("the %d admitted imports settled %v after the flood was created", limit, time.Since(settled).Round(100*time.Millisecond))
+	t.Logf("the %d admitted imports settled %v after the flood was created", len(want), time.Since(settled).Round(100*time.Millisecond))
 	admitted := map[string]bool{}
 	for _, n := range want {
 		admitted[n] = true
