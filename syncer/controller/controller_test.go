@@ -58,7 +58,7 @@ func (f *fakeCluster) withLeftovers(t *testing.T) {
 			Ports: []mcsv1alpha1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}}},
 		Status: mcsv1alpha1.ServiceImportStatus{Clusters: []mcsv1alpha1.ClusterStatus{{Cluster: "c3"}}},
 	}
-	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{keptExport("c3", si, keptOldest)})
+	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{keptExport("c3", si, keptOldest, nil)})
 	d := desired.DerivedService(svc)
 	d.Spec.ClusterIP, d.Spec.ClusterIPs = "10.0.0.5", []string{"10.0.0.5"}
 	slice := &discoveryv1.EndpointSlice{

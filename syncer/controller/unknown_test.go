@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
@@ -80,10 +82,7 @@ func TestKeptExportsKeepTheImport(t *testing.T) {
 			if !created.Equal(&tc.want) {
 				t.Errorf("keptCreation = %v, want %v", created, tc.want)
 			}
-			kept := keptExport("c3", si, created)
-			if !kept.Withdrawn {
-				t.Error("kept export not withdrawn: its endpoints would be mirrored from nothing")
-			}
+			kept := keptExport("c3", si, created, nil)
 			got := importOf(append(tc.visible, kept)...)
 			if !apiEqual(got, si) {
 				t.Errorf("import changed:\n got %+v %v %v\nwant %+v %v %v", got.Spec, got.Labels, got.Status, si.Spec, si.Labels, si.Status)
@@ -97,11 +96,11 @@ func TestKeptExportHeadless(t *testing.T) {
 	e.Service.Spec.ClusterIP = corev1.ClusterIPNone
 	e.Service.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
 	si := importOf(e)
-	got := importOf(keptExport("c3", si, keptOldest))
+	got := importOf(keptExport("c3", si, keptOldest, nil))
 	if got.Spec.Type != mcsv1alpha1.Headless || !apiEqual(got, si) {
 		t.Errorf("headless import changed: %+v, want %+v", got.Spec, si.Spec)
 	}
-	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{keptExport("c3", si, keptOldest)})
+	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{keptExport("c3", si, keptOldest, nil)})
 	if d := desired.DerivedService(svc); d.Spec.ClusterIP != corev1.ClusterIPNone {
 		t.Errorf("derived Service of a kept headless import has clusterIP %q", d.Spec.ClusterIP)
 	}
@@ -109,4 +108,46 @@ func TestKeptExportHeadless(t *testing.T) {
 
 func apiEqual(a, b *mcsv1alpha1.ServiceImport) bool {
 	return desired.ServiceImportEqual(a, b) && desired.ServiceImportStatusEqual(a, b)
+}
+
+// TestAsSourceRoundTrip: the mirrored slices of a kept cluster, turned back into sources,
+// mirror into the same slices.
+func TestAsSourceRoundTrip(t *testing.T) {
+	e := exportAt("c3", 100, corev1.ServiceAffinityNone, 80, 81)
+	for i, addrs := range [][]string{{"10.0.0.2", "10.0.0.1"}, {"10.0.0.3"}} {
+		s := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("web-%d", i), Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+		}
+		for _, p := range e.Service.Spec.Ports {
+			s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(8000 + p.Port)})
+		}
+		for _, a := range addrs {
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, Hostname: ptr.To("h" + a),
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+		}
+		e.Slices = append(e.Slices, s)
+	}
+	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{e})
+	mirrored := desired.EndpointSlices(svc, []desired.ClusterExport{e}, 2)
+	if len(mirrored) != 2 {
+		t.Fatalf("%d mirrored slices, want 2 (3 endpoints, 2 per slice)", len(mirrored))
+	}
+	si := desired.ServiceImport(svc, nil)
+	kept := keptExport("c3", si, keptOldest, asSource(mirrored, "c3", "web"))
+	again := desired.EndpointSlices(svc, []desired.ClusterExport{kept}, 2)
+	if len(again) != len(mirrored) {
+		t.Fatalf("%d slices again, want %d", len(again), len(mirrored))
+	}
+	for i := range again {
+		if again[i].Name != mirrored[i].Name || !desired.EndpointSliceEqual(again[i], mirrored[i]) {
+			t.Errorf("slice %d: %s %+v, want %s %+v", i, again[i].Name, again[i].Endpoints, mirrored[i].Name, mirrored[i].Endpoints)
+		}
+	}
+	if other := asSource(mirrored, "c1", "web"); len(other) != 0 {
+		t.Errorf("another cluster's slices taken: %d", len(other))
+	}
+	if w := keptExport("c3", si, keptOldest, nil); !w.Withdrawn {
+		t.Error("a kept export without slices must be withdrawn")
+	}
 }

@@ -20,6 +20,7 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 
 	"github.com/clusterset/clusterset/syncer/app"
+	"github.com/clusterset/clusterset/syncer/controller"
 	"github.com/clusterset/clusterset/syncer/desired"
 	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/syncer/policy"
@@ -567,7 +568,9 @@ func (s *suite) faultHubBlackholed(t *testing.T) {
 	stop := s.faultWatch(t, ns, []string{"base-0", "from3"}, healthy)
 
 	resume := s.faultBlackhole(t, c3.ID)
-	// Both healthy members export while cluster-3 hangs.
+	// Past the TTL and the per-target timeout: cluster-3 is stale and writes into it have
+	// timed out at least once. Then both healthy members export while it still hangs.
+	time.Sleep(controller.DefaultTargetTimeout + 2*time.Second)
 	during := s.faultLatency(t, c2, ns, []string{"during-0", "during-1", "during-2", "during-3", "during-4"}, "10.140.0", healthy)
 	during = append(during, s.faultLatency(t, c1, ns, []string{"during-5", "during-6", "during-7"}, "10.141.0", healthy)...)
 	resumed := time.Now()
@@ -587,6 +590,8 @@ func (s *suite) faultHubBlackholed(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
+	after := s.faultLatency(t, c2, ns, []string{"after-0", "after-1", "after-2", "after-3", "after-4"}, "10.142.0", healthy)
 	t.Logf("FAULT hub blackhole: cluster-3 converged %v after SIGCONT; %d lost or changed in %d samples", converge.Round(100*time.Millisecond), len(problems), samples)
-	t.Logf("LATENCY hub, exports among cluster-1 and cluster-2: healthy %s; cluster-3 blackholed %s", faultSummary(baseline), faultSummary(during))
+	t.Logf("LATENCY hub, exports among cluster-1 and cluster-2: before %s; cluster-3 blackholed %s; after %s",
+		faultSummary(baseline), faultSummary(during), faultSummary(after))
 }
