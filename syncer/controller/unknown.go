@@ -111,13 +111,15 @@ func keptCreation(si *mcsv1alpha1.ServiceImport, visible *desired.Service) metav
 	if visible == nil {
 		return keptOldest
 	}
-	want := desired.ServiceImport(visible, nil)
-	winnerFields := func(s mcsv1alpha1.ServiceImportSpec) mcsv1alpha1.ServiceImportSpec {
-		s.Ports, s.IPs, s.IPFamilies = nil, nil, nil
-		return s
-	}
-	if apiequality.Semantic.DeepEqual(winnerFields(want.Spec), winnerFields(si.Spec)) &&
-		maps.Equal(want.Labels, si.Labels) && maps.Equal(want.Annotations, si.Annotations) {
+	k := keptExport("", si, keptOldest, nil)
+	sp := &si.Spec
+	same := sp.Type == visible.Type && sp.SessionAffinity == visible.SessionAffinity &&
+		apiequality.Semantic.DeepEqual(sp.SessionAffinityConfig, visible.SessionAffinityConfig) &&
+		apiequality.Semantic.DeepEqual(sp.InternalTrafficPolicy, visible.InternalTrafficPolicy) &&
+		apiequality.Semantic.DeepEqual(sp.TrafficDistribution, visible.TrafficDistribution) &&
+		maps.Equal(k.Export.Spec.ExportedLabels, visible.Labels) &&
+		maps.Equal(k.Export.Spec.ExportedAnnotations, visible.Annotations)
+	if same {
 		return keptYoungest
 	}
 	return keptOldest

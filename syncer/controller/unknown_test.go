@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,7 +124,7 @@ func TestAsSourceRoundTrip(t *testing.T) {
 			s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(8000 + p.Port)})
 		}
 		for _, a := range addrs {
-			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, Hostname: ptr.To("h" + a),
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, Hostname: ptr.To("h" + strings.ReplaceAll(a, ".", "-")),
 				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
 		}
 		e.Slices = append(e.Slices, s)
