@@ -188,6 +188,16 @@ func TestRemoveMember(t *testing.T) {
 		return err == nil
 	}
 	waitFor(t, "both imported", func() bool { return imported("web") && imported("solo") })
+
+	// New credentials for c3 whose caches never sync: c3 is unknown, nothing is collected.
+	c.SetUndecidedMembers(0)
+	unsynced := source.New("c3", k8sfake.NewClientset(), mcsfake.NewSimpleClientset(), c.Enqueue)
+	c.AddMember(t.Context(), unsynced, false)
+	c.EnqueueAll()
+	time.Sleep(ttl)
+	if !imported("solo") {
+		t.Fatal("c3's export collected while its replacement syncs")
+	}
 	c.RemoveMember("c3")
 	waitFor(t, "c3's sole export collected", func() bool { return !imported("solo") })
 	if !imported("web") {
