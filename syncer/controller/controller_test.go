@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -231,7 +233,17 @@ func TestPolicyRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	startController(t, Options{Namespaces: policy.NewNamespaces(policy.DefaultDeniedNamespaces, nil), MaxExportsPerMember: 1}, c2, c2)
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "ns", Name: "old-1", Labels: map[string]string{discoveryv1.LabelServiceName: "old"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.9.0.2"}}, {Addresses: []string{"10.9.0.1"}}},
+	}
+	if _, err := c2.kube.DiscoveryV1().EndpointSlices("ns").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := startController(t, Options{Namespaces: policy.NewNamespaces(policy.DefaultDeniedNamespaces, nil),
+		MaxExportsPerMember: 1, MaxEndpointsPerExport: 1}, c2, c2)
 	valid := func(ns, name string) string {
 		se, err := c2.mcs.MulticlusterV1alpha1().ServiceExports(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -270,4 +282,32 @@ func TestPolicyRefusals(t *testing.T) {
 	if imported("ns", "new") {
 		t.Error("refused ns/new imported")
 	}
+	// The endpoint limit keeps the first endpoint of the source slice.
+	var mirrored []string
+	waitFor(t, "the admitted export's endpoints mirrored", func() bool {
+		list, err := c2.kube.DiscoveryV1().EndpointSlices("ns").List(ctx, metav1.ListOptions{LabelSelector: mcsv1alpha1.LabelServiceName + "=old"})
+		if err != nil || len(list.Items) != 1 {
+			return false
+		}
+		mirrored = nil
+		for _, ep := range list.Items[0].Endpoints {
+			mirrored = append(mirrored, ep.Addresses...)
+		}
+		return true
+	})
+	if len(mirrored) != 1 || mirrored[0] != "10.9.0.2" {
+		t.Errorf("mirrored %v, want the first endpoint only", mirrored)
+	}
+	if got := counterValue(c.admission.limitedTotal.WithLabelValues("c2")); got != 1 {
+		t.Errorf("endpoint limit counted %v times, want 1", got)
+	}
+	if got := counterValue(c.admission.refusedTotal.WithLabelValues("c2", policy.ReasonExportLimitExceeded)); got != 1 {
+		t.Errorf("export limit counted %v times, want 1", got)
+	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
 }
