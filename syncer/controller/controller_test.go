@@ -13,8 +13,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsfake "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/fake"
@@ -310,4 +312,71 @@ func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// TestDeadTargetDelaysOnlyItself: in hub mode, a target whose writes hang does not keep the
+// others from being written, and the export's Ready waits for it rather than turning True.
+func TestDeadTargetDelaysOnlyItself(t *testing.T) {
+	ctx := context.Background()
+	alive, dead := newFakeCluster("alive"), newFakeCluster("dead")
+	release := make(chan struct{})
+	dead.kube.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetVerb() == "create" || a.GetVerb() == "update" {
+			<-release // blackholed: the write never returns until the test ends
+		}
+		return false, nil, nil
+	})
+	// Several services and a single worker: a worker held by the dead target would leave
+	// the later services unwritten everywhere.
+	names := []string{"web", "api", "db"}
+	for _, n := range names {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: n},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+		if _, err := alive.kube.CoreV1().Services("ns").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		se := &mcsv1alpha1.ServiceExport{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: n}}
+		if _, err := alive.mcs.MulticlusterV1alpha1().ServiceExports("ns").Create(ctx, se, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	o := Options{Metrics: metrics.New(), Workers: 1, SyncTimeout: 5 * time.Second, MemberTTL: ttl,
+		TargetTimeout: 100 * time.Millisecond, Stale: func(string) bool { return false }}
+	c := New(o)
+	for _, f := range []*fakeCluster{alive, dead} {
+		src := source.New(f.id, f.kube, f.mcs, c.Enqueue)
+		src.Run(runCtx)
+		c.AddMember(runCtx, src, true)
+		tc := target.New(f.id, f.kube, f.mcs, o.Metrics, c)
+		tc.Run(runCtx)
+		c.AddTarget(runCtx, tc)
+	}
+	done := make(chan error)
+	go func() { done <- c.Run(runCtx) }()
+	t.Cleanup(func() {
+		close(release)
+		cancel()
+		<-done
+	})
+	start := time.Now()
+	waitFor(t, "every service imported into the live target", func() bool {
+		for _, n := range names {
+			if _, err := alive.mcs.MulticlusterV1alpha1().ServiceImports("ns").Get(ctx, n, metav1.GetOptions{}); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("imported into the live target in %v", time.Since(start))
+	got, err := alive.mcs.MulticlusterV1alpha1().ServiceExports("ns").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cond := range got.Status.Conditions {
+		if cond.Type == string(mcsv1alpha1.ServiceExportConditionReady) && cond.Status == metav1.ConditionTrue {
+			t.Errorf("Ready=True while the dead target holds nothing: %+v", cond)
+		}
+	}
 }
