@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -376,38 +377,63 @@ func (s *suite) faultNamespacePolicy(t *testing.T) {
 	}
 }
 
-// faultLatency exports names from c (one endpoint each) and returns, per name, the time
-// until it is imported with its endpoint into every cluster of to.
-func (s *suite) faultLatency(t *testing.T, c *harness.Cluster, ns string, names []string, prefix string, to []*harness.Cluster) []time.Duration {
+// faultLatencies are export latencies by destination cluster.
+type faultLatencies map[string][]time.Duration
+
+// faultLatency exports names from c (one endpoint each) and returns, per destination
+// cluster of to, the time from each export's creation until it is imported there with its
+// endpoint. Every name and destination is polled in each round, so one slow destination
+// does not inflate another's numbers.
+func (s *suite) faultLatency(t *testing.T, c *harness.Cluster, ns string, names []string, prefix string, to []*harness.Cluster) faultLatencies {
 	t.Helper()
 	created := map[string]time.Time{}
 	for i, n := range names {
 		created[n] = time.Now()
 		s.faultExport(t, c, ns, n, corev1.ServiceAffinityNone, []endpoint{{ip: fmt.Sprintf("%s.%d", prefix, i+1)}}, port("http", 80))
 	}
-	var out []time.Duration
-	for i, n := range names {
-		want := imported{typ: mcsv1alpha1.ClusterSetIP, ports: []string{"http/TCP/80"}, clusters: []string{c.ID},
-			eps: map[string][]string{c.ID: {fmt.Sprintf("%s.%d", prefix, i+1)}}}
-		eventually(t, n+" imported", func() error {
+	out := faultLatencies{}
+	seen := map[string]bool{}
+	eventually(t, "exports imported", func() error {
+		var missing []string
+		for i, n := range names {
+			want := imported{typ: mcsv1alpha1.ClusterSetIP, ports: []string{"http/TCP/80"}, clusters: []string{c.ID},
+				eps: map[string][]string{c.ID: {fmt.Sprintf("%s.%d", prefix, i+1)}}}
 			for _, d := range to {
-				if err := s.checkImport(d, ns, n, want); err != nil {
-					return fmt.Errorf("%s: %w", d.ID, err)
+				if seen[n+"/"+d.ID] {
+					continue
 				}
+				if err := s.checkImport(d, ns, n, want); err != nil {
+					missing = append(missing, d.ID+": "+err.Error())
+					continue
+				}
+				seen[n+"/"+d.ID] = true
+				out[d.ID] = append(out[d.ID], time.Since(created[n]))
 			}
-			return nil
-		})
-		out = append(out, time.Since(created[n]))
-	}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d not imported yet, e.g. %s", len(missing), missing[0])
+		}
+		return nil
+	})
 	return out
 }
 
-// faultSummary renders latencies as min/median/max.
-func faultSummary(d []time.Duration) string {
-	s := slices.Clone(d)
-	slices.Sort(s)
+// add joins other's latencies into l.
+func (l faultLatencies) add(other faultLatencies) {
+	for id, d := range other {
+		l[id] = append(l[id], d...)
+	}
+}
+
+// String renders min/median/max per destination cluster.
+func (l faultLatencies) String() string {
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
-	return fmt.Sprintf("n=%d min %v median %v max %v", len(s), r(s[0]), r(s[len(s)/2]), r(s[len(s)-1]))
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(l)) {
+		d := slices.Sorted(slices.Values(l[id]))
+		parts = append(parts, fmt.Sprintf("into %s n=%d min %v median %v max %v", id, len(d), r(d[0]), r(d[len(d)/2]), r(d[len(d)-1])))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // faultExportFlood: with --max-exports-per-member=50, cluster-1 creates 1,000 exports at
@@ -547,7 +573,7 @@ func (s *suite) faultExportFlood(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	t.Logf("LATENCY cluster-2's exports into cluster-1 and cluster-3: before the flood %s; during it %s", faultSummary(baseline), faultSummary(during))
+	t.Logf("LATENCY cluster-2's exports: before the flood %v; during it %v", baseline, during)
 }
 
 // faultHubBlackholed: the hub writes into all three clusters; cluster-3's apiserver is
@@ -572,7 +598,7 @@ func (s *suite) faultHubBlackholed(t *testing.T) {
 	// timed out at least once. Then both healthy members export while it still hangs.
 	time.Sleep(controller.DefaultTargetTimeout + 2*time.Second)
 	during := s.faultLatency(t, c2, ns, []string{"during-0", "during-1", "during-2", "during-3", "during-4"}, "10.140.0", healthy)
-	during = append(during, s.faultLatency(t, c1, ns, []string{"during-5", "during-6", "during-7"}, "10.141.0", healthy)...)
+	during.add(s.faultLatency(t, c1, ns, []string{"during-5", "during-6", "during-7"}, "10.141.0", healthy))
 	resumed := time.Now()
 	resume()
 	eventually(t, "cluster-3 caught up", func() error {
@@ -592,6 +618,6 @@ func (s *suite) faultHubBlackholed(t *testing.T) {
 	}
 	after := s.faultLatency(t, c2, ns, []string{"after-0", "after-1", "after-2", "after-3", "after-4"}, "10.142.0", healthy)
 	t.Logf("FAULT hub blackhole: cluster-3 converged %v after SIGCONT; %d lost or changed in %d samples", converge.Round(100*time.Millisecond), len(problems), samples)
-	t.Logf("LATENCY hub, exports among cluster-1 and cluster-2: before %s; cluster-3 blackholed %s; after %s",
-		faultSummary(baseline), faultSummary(during), faultSummary(after))
+	t.Logf("LATENCY hub, exports among cluster-1 and cluster-2: before %v; cluster-3 blackholed %v; after %v",
+		baseline, during, after)
 }
