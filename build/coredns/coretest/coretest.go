@@ -1,6 +1,5 @@
 // Package coretest starts in-process CoreDNS servers from a Corefile, with the plugin chain of
-// bin/coredns, for tests. It replaces github.com/coredns/coredns/test, which links every
-// plugin CoreDNS ships (cloud providers included).
+// bin/coredns, for tests.
 package coretest
 
 import (
