@@ -58,19 +58,20 @@ func servingInstances() []*instance {
 // start runs the informers, takes over the index of the previous instance of the same key, waits
 // (bounded) for its own first index if it has to, and then stands in for the previous instance.
 func (in *instance) start(ctx context.Context, src *source) {
-	go src.run(ctx, in.update)
-
 	serving.Lock()
 	prev := serving.byKey[in.key]
 	serving.Unlock()
 
+	// Inherited before the informers run, so that the serial of the own index follows it.
 	inherited := false
 	if prev != nil {
-		if snap := prev.cs.snapshot.Load(); snap != nil && in.cs.snapshot.CompareAndSwap(nil, snap) {
+		if snap := prev.cs.snapshot.Load(); snap != nil {
+			in.cs.snapshot.Store(snap)
 			in.published.Store(prev.published.Load())
 			inherited = true
 		}
 	}
+	go src.run(ctx, in.update)
 	if !inherited || !in.sameIndexAs(prev) {
 		in.waitFirstOwn(ctx)
 	} else if !in.own.Load() {

@@ -105,7 +105,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 // loadCounts counts what the load saw.
 type loadCounts struct {
-	ok, servfail, other, lost   atomic.Int64
+	ok, servfail, other, lost  atomic.Int64
 	readyOK, notReady, refused atomic.Int64
 }
 

@@ -49,7 +49,7 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 		}, mc),
 		ObjectType: &mcs.ServiceImport{},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.markChanged(importKey(obj)) },
+			AddFunc: func(obj any) { s.markChanged(importKey(obj)) },
 			UpdateFunc: func(old, obj any) {
 				if !sameAnswers(old, obj) {
 					s.markChanged(importKey(obj))
@@ -77,7 +77,7 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 		}, kube),
 		ObjectType: &discovery.EndpointSlice{},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.markChanged(sliceImportKey(obj)) },
+			AddFunc: func(obj any) { s.markChanged(sliceImportKey(obj)) },
 			UpdateFunc: func(old, obj any) {
 				if !sameAnswers(old, obj) {
 					s.markChanged(sliceImportKey(old), sliceImportKey(obj))
