@@ -33,11 +33,8 @@ func TestStockPluginsNextToClusterset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs the control-plane binaries in bin/")
 	}
-	env := localenv.StartT(t, localenv.Options{Clusters: 1})
-	cl := env.Clusters[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	seed(ctx, t, cl)
+	cl := localenv.StartT(t, localenv.Options{Clusters: 1}).Clusters[0]
+	seed(t.Context(), t, cl)
 
 	tests := []struct {
 		name       string
