@@ -16,10 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	mcs "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
-	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/clusterset/clusterset/build/coredns/coretest"
-	"github.com/clusterset/clusterset/test/localenv"
 )
 
 // listDelay is how long the proxy in front of the apiserver holds every request: each new
