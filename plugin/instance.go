@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/klog/v2"
 )
 
 // instance is the runtime of one clusterset directive in one server block: it publishes the
@@ -71,7 +73,8 @@ func (in *instance) start(ctx context.Context, src *source) {
 			inherited = true
 		}
 	}
-	go src.run(ctx, in.update)
+	// The informers log through their context: see klogLogger.
+	go src.run(klog.NewContext(ctx, klogLogger), in.update)
 	if !inherited || !in.sameIndexAs(prev) {
 		in.waitFirstOwn(ctx)
 	} else if !in.own.Load() {

@@ -1,10 +1,17 @@
 package clusterset
 
 import (
+	"bytes"
 	"context"
+	golog "log"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -235,3 +242,42 @@ func TestKlogSinkFormat(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// client-go's lines about the plugin's informers go through CoreDNS's logger and name the
+// plugin, also after another plugin (kubernetes, in its setup) has taken klog's process-wide
+// logger.
+func TestInformerLogsNameThePlugin(t *testing.T) {
+	var out lockedBuffer
+	golog.SetOutput(&out)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
+	klog.SetLogger(logr.Discard()) // what another plugin set
+	t.Cleanup(func() { klog.SetLogger(klogLogger) })
+
+	in := testInstance(defaultTTL, 0)
+	in.key += " logs"
+	started(t, in, nil, nil)
+	waitFor(t, "a failed list in the log", func() bool {
+		return strings.Contains(out.String(), "[ERROR] plugin/clusterset: Failed to watch: failed to list")
+	})
+	if !strings.Contains(out.String(), ` type="*v1alpha1.ServiceImport"`) {
+		t.Errorf("the log lacks the key/value pairs of client-go:\n%s", out.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -39,8 +39,8 @@ type config struct {
 func setup(c *caddy.Controller) error {
 	// client-go code that logs without a context uses klog's process-wide logger. The kubernetes
 	// plugin, which comes after clusterset in the directive order, sets it again in its setup,
-	// so with both in one Corefile those lines are its; the informers below log through their
-	// context either way.
+	// so with both in one Corefile those lines are its; this plugin's informers log through
+	// their context either way (see instance.start).
 	klog.SetLogger(klogLogger)
 
 	cs, cfg, err := parse(c)
@@ -54,7 +54,7 @@ func setup(c *caddy.Controller) error {
 	src := newSource(kube, mc)
 	inst := newInstance(cs, cfg, serverOf(dnsserver.GetConfig(c)))
 
-	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klogLogger))
+	ctx, cancel := context.WithCancel(context.Background())
 	c.OnStartup(func() error {
 		inst.start(ctx, src)
 		return nil
