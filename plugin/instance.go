@@ -32,6 +32,7 @@ type instance struct {
 	published atomic.Int64 // Unix nanoseconds at which the serving index was built, 0 before
 	firstOwn  chan struct{}
 	created   time.Time
+	cancel    context.CancelFunc // stops the informers
 }
 
 func newInstance(cs *Clusterset, cfg config, server string) *instance {
@@ -40,6 +41,7 @@ func newInstance(cs *Clusterset, cfg config, server string) *instance {
 		key:      server + " " + strings.Join(cs.Zones, " "),
 		firstOwn: make(chan struct{}),
 		created:  time.Now(),
+		cancel:   func() {},
 	}
 }
 
@@ -112,13 +114,27 @@ func (in *instance) waitFirstOwn(ctx context.Context) {
 	}
 }
 
-// stop withdraws the instance, unless a newer one of the same key has taken its place.
+// stop stops the informers and withdraws the instance, unless a newer one of the same key has
+// taken its place.
 func (in *instance) stop() {
+	in.cancel()
 	serving.Lock()
 	if serving.byKey[in.key] == in {
 		delete(serving.byKey, in.key)
 	}
 	serving.Unlock()
+}
+
+// resume puts the instance back in place after a failed reload, which keeps it serving. caddy
+// runs no shutdown callback of the instance that failed to start, so its informers, if it got
+// as far as starting them, are stopped here.
+func (in *instance) resume() {
+	serving.Lock()
+	defer serving.Unlock()
+	if failed := serving.byKey[in.key]; failed != nil && failed != in {
+		failed.cancel()
+	}
+	serving.byKey[in.key] = in
 }
 
 // update publishes the changed imports. The first update of the instance's own informers holds

@@ -38,7 +38,8 @@ func started(t *testing.T, in *instance, kube kubernetes.Interface, mc mcsclient
 		kube, mc = unreachable(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); in.stop() })
+	in.cancel = cancel
+	t.Cleanup(in.stop)
 	begin := time.Now()
 	in.start(ctx, newSource(kube, mc))
 	return time.Since(begin)
@@ -84,6 +85,26 @@ func TestReloadInheritsIndex(t *testing.T) {
 	snap := last.cs.snapshot.Load()
 	if snap == oldSnap || snap.imports != 1 || snap.serial <= oldSnap.serial {
 		t.Errorf("index after sync: %d imports, serial %d (inherited %d); want the own index of 1 import, a newer serial", snap.imports, snap.serial, oldSnap.serial)
+	}
+}
+
+// A reload that fails after the new instance started stops that instance's informers and leaves
+// the old one in place.
+func TestFailedReloadResumes(t *testing.T) {
+	old := testInstance(defaultTTL, time.Minute)
+	kube, mc := fakeClients(clustersetObjects()...)
+	started(t, old, kube, mc)
+	failed := testInstance(defaultTTL, time.Minute)
+	started(t, failed, nil, nil)
+	stopped, stop := false, failed.cancel
+	failed.cancel = func() { stopped = true; stop() }
+
+	old.resume()
+	if in := servingInstances(); len(in) != 1 || in[0] != old {
+		t.Errorf("serving %v after the failed reload, want the old instance", in)
+	}
+	if !stopped {
+		t.Error("the informers of the instance that failed to start still run")
 	}
 }
 

@@ -55,13 +55,17 @@ func setup(c *caddy.Controller) error {
 	inst := newInstance(cs, cfg, serverOf(dnsserver.GetConfig(c)))
 
 	ctx, cancel := context.WithCancel(context.Background())
+	inst.cancel = cancel
 	c.OnStartup(func() error {
 		inst.start(ctx, src)
 		return nil
 	})
 	c.OnShutdown(func() error {
-		cancel()
 		inst.stop()
+		return nil
+	})
+	c.OnRestartFailed(func() error {
+		inst.resume()
 		return nil
 	})
 
