@@ -127,7 +127,9 @@ func TestRealAPIServer(t *testing.T) {
 
 	// Metrics: what the index holds now (db and big; web was deleted).
 	metrics := httpGet(metricsAddr + "/metrics")
-	for _, line := range []string{"coredns_clusterset_imports 2", "coredns_clusterset_endpoints 301", "coredns_clusterset_index_rebuild_duration_seconds_count", "coredns_clusterset_snapshot_age_seconds"} {
+	const block = `{server="dns://127.0.0.1:0",zone="clusterset.local."}`
+	for _, line := range []string{"coredns_clusterset_imports" + block + " 2", "coredns_clusterset_endpoints" + block + " 301",
+		"coredns_clusterset_index_rebuild_duration_seconds_count", "coredns_clusterset_snapshot_age_seconds" + block} {
 		if !strings.Contains(metrics, line) {
 			t.Errorf("metrics lack %q", line)
 		}
