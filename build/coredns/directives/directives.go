@@ -30,15 +30,3 @@ func Splice(stock []string) []string {
 	}
 	return slices.Insert(slices.Clone(stock), i, Clusterset)
 }
-
-// Missing returns the names that are not directives of the build, sorted, each once.
-func Missing(names []string) []string {
-	var missing []string
-	for _, n := range names {
-		if !slices.Contains(List, n) && !slices.Contains(missing, n) {
-			missing = append(missing, n)
-		}
-	}
-	slices.Sort(missing)
-	return missing
-}

@@ -38,19 +38,3 @@ func TestSplice(t *testing.T) {
 		})
 	}
 }
-
-func TestMissing(t *testing.T) {
-	tests := []struct {
-		names, want []string
-	}{
-		{nil, nil},
-		{[]string{"errors", "clusterset", "kubernetes", "rewrite", "whoami"}, nil},
-		{[]string{"errors", "unbound", "alternate", "unbound"}, []string{"alternate", "unbound"}},
-		{[]string{"Errors"}, []string{"Errors"}}, // CoreDNS directives are case-sensitive
-	}
-	for _, tc := range tests {
-		if got := Missing(tc.names); !slices.Equal(got, tc.want) {
-			t.Errorf("Missing(%v) = %v, want %v", tc.names, got, tc.want)
-		}
-	}
-}
