@@ -96,16 +96,6 @@ func (c *Controller) EnqueueNamespace(namespace string) {
 	}
 }
 
-// EnqueueDerivedName schedules every known service of namespace whose derived Service is
-// named derivedName.
-func (c *Controller) EnqueueDerivedName(namespace, derivedName string) {
-	for _, key := range c.knownKeys() {
-		if ns, name, _ := cache.SplitMetaNamespaceKey(key); ns == namespace && desired.DerivedServiceName(name) == derivedName {
-			c.queue.Add(key)
-		}
-	}
-}
-
 // EnqueueMember schedules every service a member exports.
 func (c *Controller) EnqueueMember(id string) {
 	for _, m := range c.snapshotMembers() {
@@ -257,11 +247,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		}
 	}
 	svc, conditions := desired.Merge(namespace, name, exports)
-	want := target.Desired{Service: svc}
-	if svc != nil {
-		want.Derived = desired.DerivedService(svc)
-		want.Slices = desired.EndpointSlices(svc, exports, c.opts.MaxEndpointsPerSlice)
-	}
+	want := target.Desired{Service: svc, Exports: exports, MaxEndpointsPerSlice: c.opts.MaxEndpointsPerSlice}
 
 	// Targets are independent clusters: write into them in parallel (hub mode has several).
 	outs, targetErrs := make([]target.Outcome, len(targets)), make([]error, len(targets))
