@@ -20,6 +20,10 @@ import (
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 )
 
+// update publishes the changed imports over the serving index, for tests that index without an
+// instance.
+func (c *Clusterset) update(changed map[string]*service) { c.publish(c.snapshot.Load(), changed) }
+
 // unreachable returns clients of an apiserver that does not exist: their informers never sync.
 func unreachable(t *testing.T) (kubernetes.Interface, mcsclient.Interface) {
 	t.Helper()

@@ -180,9 +180,6 @@ func clients(cfg config) (kubernetes.Interface, mcsclient.Interface, error) {
 	return kube, mc, nil
 }
 
-// update publishes a snapshot in which the changed imports replace those of the serving one.
-func (c *Clusterset) update(changed map[string]*service) { c.publish(c.snapshot.Load(), changed) }
-
 // publish stores base with the changed imports replaced, under a serial above the serving
 // snapshot's, and returns it.
 func (c *Clusterset) publish(base *snapshot, changed map[string]*service) *snapshot {
