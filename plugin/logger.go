@@ -13,10 +13,21 @@ import (
 // log writes "[INFO] plugin/clusterset: ..." lines, as every CoreDNS plugin does.
 var log = clog.NewWithPlugin(pluginName)
 
-// klogLogger writes client-go's klog lines through log. The plugin's informers get it through
-// their context, so their lines name this plugin even when the kubernetes plugin, which sets
-// klog's process-wide logger in its setup, shares the Corefile.
+// klogLogger writes client-go's klog lines through log. The plugin's informers get it in their
+// options and their context, so their lines name this plugin. klog's process-wide logger is left
+// alone: the kubernetes plugin sets it in its setup, and setting it while informers run is a
+// data race in klog.
 var klogLogger = logr.New(klogSink{})
+
+// apiWarnings logs the warnings of the apiserver (deprecations, for example) through log; by
+// default client-go writes them with klog's process-wide logger.
+type apiWarnings struct{}
+
+func (apiWarnings) HandleWarningHeader(code int, _, text string) {
+	if code == 299 && text != "" {
+		log.Warning(text)
+	}
+}
 
 // klogSink is the logr.LogSink behind klogLogger: a message followed by its key/value pairs.
 type klogSink struct {

@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 )
 
@@ -37,12 +36,6 @@ type config struct {
 }
 
 func setup(c *caddy.Controller) error {
-	// client-go code that logs without a context uses klog's process-wide logger. The kubernetes
-	// plugin, which comes after clusterset in the directive order, sets it again in its setup,
-	// so with both in one Corefile those lines are its; this plugin's informers log through
-	// their context either way (see instance.start).
-	klog.SetLogger(klogLogger)
-
 	cs, cfg, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
@@ -167,6 +160,7 @@ func clients(cfg config) (kubernetes.Interface, mcsclient.Interface, error) {
 		return nil, nil, err
 	}
 	rc.UserAgent = "coredns-clusterset"
+	rc.WarningHandler = apiWarnings{}
 	mc, err := mcsclient.NewForConfig(rc) // CRDs speak JSON only
 	if err != nil {
 		return nil, nil, err

@@ -58,6 +58,7 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 			DeleteFunc: func(obj any) { s.markChanged(importKey(obj)) },
 		},
 		Transform: toCachedImport,
+		Logger:    &klogLogger,
 	})
 
 	sliceAPI := kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
@@ -92,6 +93,7 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 			return nil, nil
 		}},
 		Transform: toCachedSlice,
+		Logger:    &klogLogger,
 	})
 	s.slices = slices.(cache.Indexer) // the store of an informer with indexers is an Indexer
 	s.controllers = []cache.Controller{importCtl, sliceCtl}
