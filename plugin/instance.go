@@ -107,7 +107,7 @@ func (in *instance) waitFirstOwn(ctx context.Context) {
 	case <-ctx.Done():
 	case <-timer.C:
 		if in.cs.snapshot.Load() == nil {
-			log.Warningf("no index after %s: answering SERVFAIL for %s, and not ready, until the lists complete", in.cfg.startupTimeout, in.zones())
+			log.Warningf("no index after %s: %s is not ready and answers SERVFAIL, or falls through, until the lists complete", in.cfg.startupTimeout, in.zones())
 		} else {
 			log.Warningf("no index of the new settings after %s: serving the previous index of %s until the lists complete", in.cfg.startupTimeout, in.zones())
 		}
