@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	"github.com/clusterset/clusterset/syncer/liveness"
 	"github.com/clusterset/clusterset/syncer/member"
 	"github.com/clusterset/clusterset/syncer/metrics"
+	"github.com/clusterset/clusterset/syncer/policy"
 	"github.com/clusterset/clusterset/syncer/source"
 	"github.com/clusterset/clusterset/syncer/target"
 )
@@ -61,8 +64,15 @@ type Options struct {
 	MaxEndpointsPerSlice   int
 	Workers                int
 	ResyncPeriod           time.Duration
-	RequestTimeout         time.Duration
-	AllowExecCredentials   bool
+	// DeniedExportNamespaces and AllowedExportNamespaces (empty: all) admit exports by
+	// namespace; the syncer's own namespace is always denied.
+	DeniedExportNamespaces  []string
+	AllowedExportNamespaces []string
+	MaxExportsPerMember     int
+	MaxEndpointsPerExport   int
+	TargetTimeout           time.Duration
+	RequestTimeout          time.Duration
+	AllowExecCredentials    bool
 
 	// LocalConfig, when set, is used instead of Kubeconfig (in-process tests).
 	LocalConfig *rest.Config
@@ -87,6 +97,10 @@ func DefaultOptions() Options {
 		MaxEndpointsPerSlice:   desired.DefaultMaxEndpointsPerSlice,
 		Workers:                16,
 		ResyncPeriod:           10 * time.Minute,
+		DeniedExportNamespaces: policy.DefaultDeniedNamespaces,
+		MaxExportsPerMember:    policy.DefaultMaxExportsPerMember,
+		MaxEndpointsPerExport:  policy.DefaultMaxEndpointsPerExport,
+		TargetTimeout:          controller.DefaultTargetTimeout,
 		RequestTimeout:         15 * time.Second,
 	}
 }
@@ -109,8 +123,26 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxEndpointsPerSlice, "max-endpoints-per-slice", o.MaxEndpointsPerSlice, "endpoints per mirrored EndpointSlice (at most 1000)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "services reconciled in parallel")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "re-reconcile everything at this period (a resync of unchanged state writes nothing); 0 disables")
+	listFlag(fs, &o.DeniedExportNamespaces, "denied-export-namespaces", "comma-separated namespaces whose exports are refused (--namespace is always refused too)")
+	listFlag(fs, &o.AllowedExportNamespaces, "allowed-export-namespaces", "comma-separated namespaces whose exports are admitted; empty: every namespace not denied")
+	fs.IntVar(&o.MaxExportsPerMember, "max-exports-per-member", o.MaxExportsPerMember, "exports admitted per member cluster, its oldest first; 0: no limit")
+	fs.IntVar(&o.MaxEndpointsPerExport, "max-endpoints-per-export", o.MaxEndpointsPerExport, "endpoints mirrored per member cluster and export; 0: no limit")
+	fs.DurationVar(&o.TargetTimeout, "target-timeout", o.TargetTimeout, "bound on one service's writes into one target cluster, so that a dead target holds no worker")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "bound on every API request to any cluster, watches excepted; 0 disables")
 	fs.BoolVar(&o.AllowExecCredentials, "allow-exec-credentials", o.AllowExecCredentials, "let member kubeconfigs run exec and auth-provider plugins and read files (client-certificate, client-key, certificate-authority, tokenFile); by default only inline credentials are accepted")
+}
+
+// listFlag binds a comma-separated list flag; an empty value sets an empty list.
+func listFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
+	fs.Func(name, usage+" (default \""+strings.Join(*list, ",")+"\")", func(v string) error {
+		*list = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*list = append(*list, item)
+			}
+		}
+		return nil
+	})
 }
 
 func (o *Options) validate() error {
@@ -119,6 +151,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("--mode must be %s or %s, not %q", ModePull, ModeHub, o.Mode)
 	case o.MemberTTL <= 0:
 		return errors.New("--member-ttl must be positive")
+	case o.MaxExportsPerMember < 0 || o.MaxEndpointsPerExport < 0:
+		return errors.New("--max-exports-per-member and --max-endpoints-per-export must not be negative")
+	case o.TargetTimeout <= 0:
+		return errors.New("--target-timeout must be positive")
 	case o.MaxEndpointsPerSlice < 1 || o.MaxEndpointsPerSlice > desired.MaxEndpointsPerSlice:
 		return fmt.Errorf("--max-endpoints-per-slice must be within 1..%d", desired.MaxEndpointsPerSlice)
 	case o.Mode == ModeHub && o.MemberKubeconfigs == "" && o.MemberSecretSelector == "":
@@ -212,6 +248,9 @@ func run(ctx context.Context, o Options) error {
 	s.ctrl = controller.New(controller.Options{
 		Workers: o.Workers, MaxEndpointsPerSlice: o.MaxEndpointsPerSlice, ResyncPeriod: o.ResyncPeriod,
 		SyncTimeout: o.MemberTTL, Stale: s.tracker.Stale, Metrics: m,
+		MemberTTL: o.MemberTTL, TargetTimeout: o.TargetTimeout,
+		Namespaces:          policy.NewNamespaces(append(slices.Clone(o.DeniedExportNamespaces), o.Namespace), o.AllowedExportNamespaces),
+		MaxExportsPerMember: o.MaxExportsPerMember, MaxEndpointsPerExport: o.MaxEndpointsPerExport,
 	})
 
 	ctx, cancel := context.WithCancel(ctx)
