@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,12 +133,9 @@ func (m *membership) start(ctx context.Context) error {
 			return fmt.Errorf("--member-secret-selector: the Secrets in %s could not be listed within %v", o.Namespace, o.MemberTTL)
 		}
 	}
-	if o.MemberKubeconfigs != "" {
-		dir, err := member.FromDir(o.MemberKubeconfigs, m.rules)
-		if err != nil {
-			return fmt.Errorf("--member-kubeconfigs: %w", err)
-		}
-		m.lastDir = dir
+	cands, err := m.candidates()
+	if err != nil {
+		return err
 	}
 
 	m.mu.Lock()
@@ -149,7 +148,7 @@ func (m *membership) start(ctx context.Context) error {
 		local.state = admitted
 	}
 	m.mu.Unlock()
-	started := m.sync(ctx, m.candidates(ctx))
+	started := m.sync(ctx, cands)
 	for _, c := range started {
 		select {
 		case <-c.firstAttempt:
@@ -162,7 +161,7 @@ func (m *membership) start(ctx context.Context) error {
 	m.starting = false
 	parked := m.parked
 	m.parked = nil
-	sortConns(parked)
+	slices.SortFunc(parked, func(a, b *conn) int { return strings.Compare(a.cand.Key, b.cand.Key) })
 	for _, c := range parked {
 		if m.conns[c.cand.Key] == c && c.state == connecting {
 			m.admitLocked(c)
@@ -172,19 +171,6 @@ func (m *membership) start(ctx context.Context) error {
 	m.mu.Unlock()
 	go m.watch(ctx)
 	return nil
-}
-
-func sortConns(cs []*conn) {
-	cands := make([]member.Candidate, len(cs))
-	byKey := map[string]*conn{}
-	for i, c := range cs {
-		cands[i] = c.cand
-		byKey[c.cand.Key] = c
-	}
-	member.SortCandidates(cands)
-	for i, c := range cands {
-		cs[i] = byKey[c.Key]
-	}
 }
 
 // watch applies configuration changes until ctx ends.
@@ -198,19 +184,24 @@ func (m *membership) watch(ctx context.Context) {
 		case <-tick.C:
 		case <-m.changed:
 		}
-		m.sync(ctx, m.candidates(ctx))
+		cands, err := m.candidates()
+		if err != nil {
+			klog.FromContext(ctx).Error(err, "Reading the member kubeconfigs failed; keeping the previous ones")
+		}
+		m.sync(ctx, cands)
 	}
 }
 
-// candidates reads the configured kubeconfigs. A directory that cannot be read keeps its
-// previous candidates: a configuration that cannot be read is not an empty one.
-func (m *membership) candidates(ctx context.Context) []member.Candidate {
+// candidates reads the configured kubeconfigs, ordered by key: directory files by name, then
+// Secrets by name. When the directory cannot be read, its previous candidates are returned
+// with the error: a configuration that cannot be read is not an empty one.
+func (m *membership) candidates() ([]member.Candidate, error) {
 	var out []member.Candidate
+	var err error
 	if dir := m.s.opts.MemberKubeconfigs; dir != "" {
-		cands, err := member.FromDir(dir, m.rules)
-		if err != nil {
-			klog.FromContext(ctx).Error(err, "Reading the member kubeconfig directory failed; keeping its previous members", "dir", dir)
-			cands = m.lastDir
+		var cands []member.Candidate
+		if cands, err = member.FromDir(dir, m.rules); err != nil {
+			cands, err = m.lastDir, fmt.Errorf("--member-kubeconfigs: %w", err)
 		}
 		m.lastDir = cands
 		out = append(out, cands...)
@@ -220,8 +211,8 @@ func (m *membership) candidates(ctx context.Context) []member.Candidate {
 			out = append(out, member.FromSecret(obj.(*corev1.Secret), m.rules))
 		}
 	}
-	member.SortCandidates(out)
-	return out
+	slices.SortFunc(out, func(a, b member.Candidate) int { return strings.Compare(a.Key, b.Key) })
+	return out, err
 }
 
 // sync starts a connection for every new or changed candidate and stops those of removed or

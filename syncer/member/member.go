@@ -142,12 +142,6 @@ func FromSecret(s *corev1.Secret, rules Rules) Candidate {
 	return c
 }
 
-// SortCandidates orders candidates by key: directory files by name, then Secrets by name.
-// Among candidates identified at the same time, the first claims a contested cluster ID.
-func SortCandidates(cs []Candidate) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Key < cs[j].Key })
-}
-
 func digest(parts ...[]byte) string {
 	h := sha256.New()
 	for _, p := range parts {
