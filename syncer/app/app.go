@@ -259,7 +259,10 @@ func run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer servers.Wait()
+	defer func() {
+		cancel() // the servers stop with ctx
+		servers.Wait()
+	}()
 
 	// Every replica renews the heartbeat, so that a leader handover does not look like a
 	// dead cluster to the other members.
