@@ -581,10 +581,14 @@ func (s *suite) testMemberLeaderHandover(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
+			p.Stop()
 			if t.Failed() {
 				t.Logf("%s:\n%s", log, p.LogTail(30))
 			}
-			p.Stop()
+			// With CLUSTERSET_SYNCER built with -race, a race is reported in the log.
+			if data, _ := os.ReadFile(p.LogPath); strings.Contains(string(data), "DATA RACE") {
+				t.Errorf("%s reports a data race:\n%s", log, data)
+			}
 		})
 		return p
 	}
