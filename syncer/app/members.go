@@ -66,7 +66,7 @@ type conn struct {
 //
 // Cluster IDs are first claimed by order of identification, and then kept: a candidate
 // claiming an ID another candidate already holds is refused (DuplicateClusterID, logged at
-// the default level with both origins) and retried when the holder leaves. Candidates
+// the default level with both origins) and takes the ID over when the holder leaves. Candidates
 // identified during start-up claim in key order (directory files by name, then Secrets by
 // name), so a restart decides the same way. An added kubeconfig can therefore never displace,
 // nor make the syncer forget, a member already admitted.
@@ -270,35 +270,34 @@ func (m *membership) newConnLocked(ctx context.Context, cand member.Candidate) *
 	return c
 }
 
-// stopLocked ends a connection: an admitted member leaves the controller, which collects
-// what only it exported, before its caches stop.
+// stopLocked ends a connection. An admitted member hands its cluster ID over to the first
+// candidate refused for claiming it, if any; otherwise it leaves the controller, which
+// collects what only it exported, before its caches stop.
 func (m *membership) stopLocked(ctx context.Context, c *conn) {
-	if c.state == admitted {
-		m.s.ctrl.RemoveMember(c.id)
-		c.cancel()
-		m.s.tracker.Forget(c.id)
-		m.releaseLocked(ctx, c)
+	if c.state == admitted && m.holders[c.id] == c {
+		if next := m.claimantLocked(c); next != nil {
+			klog.FromContext(ctx).Info("Member handed over", "cluster", c.id, "from", c.cand.Origin, "to", next.cand.Origin)
+			m.swapLocked(c, next)
+		} else {
+			m.s.ctrl.RemoveMember(c.id)
+			c.cancel()
+			m.s.tracker.Forget(c.id)
+			delete(m.holders, c.id)
+		}
 	}
 	c.cancel()
 }
 
-// releaseLocked frees the cluster ID c held and retries the candidates refused for claiming
-// it.
-func (m *membership) releaseLocked(ctx context.Context, c *conn) {
-	if m.holders[c.id] != c {
-		return
-	}
-	delete(m.holders, c.id)
-	var retry []*conn
+// claimantLocked is the first candidate, by key, refused for claiming the ID c holds.
+func (m *membership) claimantLocked(c *conn) *conn {
+	var next *conn
 	for _, other := range m.conns {
-		if other.state == refused && other.reason == member.RefusedDuplicateID && other.id == c.id {
-			retry = append(retry, other)
+		if other != c && other.state == refused && other.reason == member.RefusedDuplicateID && other.id == c.id &&
+			(next == nil || other.cand.Key < next.cand.Key) {
+			next = other
 		}
 	}
-	for _, other := range retry {
-		other.cancel()
-		go m.connect(m.newConnLocked(ctx, other.cand))
-	}
+	return next
 }
 
 // connect identifies a candidate, retrying while it is unreachable, and decides on it.
@@ -359,7 +358,7 @@ func (m *membership) decide(ctx context.Context, logger klog.Logger, c *conn, id
 	r := member.Check(id, m.s.localID.ClusterSet, c.cand.ExpectedClusterID)
 	if old := m.superseded[c.cand.Key]; old != nil {
 		delete(m.superseded, c.cand.Key)
-		if r == nil && old.id == c.id && m.holders[c.id] == old {
+		if r == nil && old.id == c.id && m.holders[c.id] == old && !m.claimsLocalID(id) {
 			m.swapLocked(old, c)
 			m.publishLocked(ctx)
 			return
@@ -396,9 +395,9 @@ func (m *membership) admitLocked(c *conn) {
 	m.joinLocked(c)
 }
 
-// swapLocked replaces the admitted connection old by c, for the same cluster, with as short
-// a gap as the controller allows: RemoveMember and AddMember back to back, and the member
-// counts as unknown (kept) while the new caches sync.
+// swapLocked replaces the admitted connection old by c, for the same cluster ID, with as
+// short a gap as the controller allows: RemoveMember and AddMember back to back, and the
+// member counts as unknown (kept) while the new caches sync.
 func (m *membership) swapLocked(old, c *conn) {
 	m.s.ctrl.RemoveMember(old.id)
 	old.cancel()
