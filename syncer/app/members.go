@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/clusterset/clusterset/syncer/member"
+	"github.com/clusterset/clusterset/syncer/metrics"
 )
 
 // memberPollInterval is how often the member kubeconfig directory is read. Polling, rather
@@ -97,6 +99,10 @@ func newMembership(ctx context.Context, s *syncer) (*membership, error) {
 		changed: make(chan struct{}, 1), conns: map[string]*conn{}, superseded: map[string]*conn{}, holders: map[string]*conn{},
 		undecided: -1,
 	}
+	s.metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metrics.Namespace, Name: "members_undecided",
+		Help: "Configured member kubeconfigs whose cluster is not known yet: not identified, unreachable, or unusable.",
+	}, m.undecidedCount))
 	if s.opts.Mode == ModePull {
 		uid, err := member.APIServerIdentity(ctx, s.local.kube)
 		if err != nil {
@@ -422,6 +428,12 @@ func (m *membership) joinLocked(c *conn) {
 	c.state = admitted
 	klog.FromContext(c.ctx).Info("Member admitted", "member", c.cand.Origin, "cluster", c.id)
 	go m.s.tracker.Track(c.ctx, c.id, c.cl.kube)
+}
+
+func (m *membership) undecidedCount() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return float64(max(m.undecided, 0))
 }
 
 // publishLocked tells the controller how many candidates are undecided.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,20 +69,32 @@ func (m *memberSyncer) logged(parts ...string) bool {
 
 // refused reads members_refused_total for reason.
 func (m *memberSyncer) refused(reason string) float64 {
-	families, _ := m.Metrics.Registry.Gather()
-	for _, f := range families {
-		if f.GetName() != metrics.Namespace+"_members_refused_total" {
-			continue
-		}
-		for _, mt := range f.GetMetric() {
-			for _, l := range mt.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return mt.GetCounter().GetValue()
-				}
+	for _, mt := range m.family("members_refused_total") {
+		for _, l := range mt.GetLabel() {
+			if l.GetName() == "reason" && l.GetValue() == reason {
+				return mt.GetCounter().GetValue()
 			}
 		}
 	}
 	return 0
+}
+
+// undecided reads the members_undecided gauge.
+func (m *memberSyncer) undecided() float64 {
+	for _, mt := range m.family("members_undecided") {
+		return mt.GetGauge().GetValue()
+	}
+	return -1
+}
+
+func (m *memberSyncer) family(name string) []*dto.Metric {
+	families, _ := m.Metrics.Registry.Gather()
+	for _, f := range families {
+		if f.GetName() == metrics.Namespace+"_"+name {
+			return f.GetMetric()
+		}
+	}
+	return nil
 }
 
 // memberRestart replaces the suite's syncer in c by one configured by configure, logging at
@@ -334,6 +347,8 @@ func (s *suite) testMemberBadKubeconfigs(t *testing.T) {
 			return fmt.Errorf("no refusal logged for the Secret")
 		case !m.logged("Member unreachable, retrying", "nowhere.yaml"):
 			return fmt.Errorf("the unreachable member is not reported")
+		case m.undecided() != 3:
+			return fmt.Errorf("members_undecided = %v, want 3 (garbage, nowhere, the Secret)", m.undecided())
 		}
 		return nil
 	})
