@@ -449,6 +449,9 @@ func (s *suite) testMemberAddedAndRemoved(t *testing.T) {
 	if err := unchangedElsewhere(); err != nil {
 		t.Error(err)
 	}
+	if n := m.undecided(); n != 0 {
+		t.Errorf("members_undecided = %v, want 0", n)
+	}
 	for _, reason := range []string{member.RefusedMalformed, member.RefusedDuplicateID, member.RefusedIDMismatch} {
 		if n := m.refused(reason); n != 0 {
 			t.Errorf("members_refused_total{reason=%s} = %v", reason, n)
