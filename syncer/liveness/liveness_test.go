@@ -92,7 +92,7 @@ func TestTrackerTimesRenewalsOnItsOwnClock(t *testing.T) {
 
 func TestTrackerForget(t *testing.T) {
 	var changes []string
-	tr := NewTracker("ns", time.Second, func(id string, stale bool) { changes = append(changes, fmt.Sprint(id, stale)) })
+	tr := NewTracker("ns", time.Second, func(id string, stale bool) { changes = append(changes, fmt.Sprintf("%s %v", id, stale)) })
 	tr.members["gone"] = &member{stale: true}
 	tr.members["fresh"] = &member{}
 	tr.Forget("gone")
