@@ -15,24 +15,26 @@ GO_TEST_FLAGS ?= -count=1 -timeout 45m
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-tools: ## Build the pinned control-plane binaries and linters into bin/ (cached; cold ~12 min).
-	@test/tools/build.sh
+tools: ## Build the pinned control-plane binaries into bin/ (cached; see README for cold times).
+	@test/tools/build.sh etcd kubernetes
 
-build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile and bin/localenv.
-	@echo "build: compiling our binaries (a cold CoreDNS build takes ~2 min on 2 cores; seconds once cached)"
-	go build -o $(BIN)/coredns ./build/coredns
+build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/localenv and bin/demo.
+	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns
 	go build -o $(BIN)/clusterset-syncer ./build/syncer
 	go build -o $(BIN)/clusterset-corefile ./build/corefile
 	go build -o $(BIN)/localenv ./test/cmd/localenv
+	go build -o $(BIN)/demo ./test/cmd/demo
 
 test: tools build ## Run every test: unit, and integration against real apiservers.
 	go test $(GO_TEST_FLAGS) ./...
 
+# The demo runs as its own binary rather than under `go run`, which turns the demo's clean exit
+# after Ctrl-C into exit status 1 and a make error.
 demo: tools build ## Run a local clusterset with the syncer and CoreDNS, and dig it. Ctrl-C stops.
-	go run ./test/cmd/demo
+	$(BIN)/demo
 
 demo-smoke: tools build ## The demo, non-interactive: check the answers, tear down, fail on a mismatch.
-	go run ./test/cmd/demo --smoke
+	$(BIN)/demo --smoke
 
 bench: bench-dns bench-sync ## Run every benchmark.
 
@@ -42,6 +44,7 @@ bench-dns: tools build ## DNS: our plugin vs stock kubernetes multicluster vs a 
 bench-sync: tools build ## Syncer: export and endpoint latencies, cold convergence, writes.
 	go run ./test/bench/syncbench
 
-lint: tools ## go vet and staticcheck.
+lint: ## go vet and staticcheck (built from its pin on first use).
+	@test/tools/build.sh lint
 	go vet ./...
 	$(BIN)/staticcheck ./...

@@ -41,6 +41,9 @@ type Options struct {
 	Dir string
 	// Out receives what a user sees.
 	Out io.Writer
+	// AfterTable, when set, is called in smoke mode right after the ServiceImport table is
+	// printed (tests compare what was printed with the live objects).
+	AfterTable func(ctx context.Context, env *localenv.Env) error
 }
 
 // The demo's workloads: web (ClusterIP, in cluster-1) and db (headless, with
@@ -110,10 +113,20 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	step("all answers in place %.1fs after the exports (%.0fs since start)", time.Since(exported).Seconds(), time.Since(started).Seconds())
-
-	if err := printImports(ctx, out, env); err != nil {
+	// The table is printed from a consistent view: every cluster holds every import with its
+	// exporting cluster recorded, not a moment where the exporter's own status is still empty.
+	rows, err := awaitImports(ctx, env, map[string]importWant{
+		"web": {mcsv1alpha1.ClusterSetIP, c1.ID}, "db": {mcsv1alpha1.Headless, c2.ID},
+	})
+	if err != nil {
 		return err
+	}
+	step("all answers in place and every import complete %.1fs after the exports (%.0fs since start)", time.Since(exported).Seconds(), time.Since(started).Seconds())
+	printImports(out, rows)
+	if o.Smoke && o.AfterTable != nil {
+		if err := o.AfterTable(ctx, env); err != nil {
+			return err
+		}
 	}
 	for _, ch := range checks {
 		dig(out, dns2.Addr, ch.name, dns.TypeToString[ch.qtype])
@@ -297,28 +310,118 @@ func query(server, name string, qtype uint16) ([]string, int, error) {
 	return values, r.Rcode, nil
 }
 
-func printImports(ctx context.Context, out io.Writer, env *localenv.Env) error {
-	fmt.Fprintf(out, "\nServiceImports (kubectl get serviceimports -n %s, in each cluster):\n", Namespace)
-	fmt.Fprintf(out, "  %-10s %-5s %-13s %-16s %s\n", "CLUSTER", "NAME", "TYPE", "IP", "EXPORTED FROM")
+// ImportRow is one line of the demo's ServiceImport table.
+type ImportRow struct {
+	Cluster, Name, Type, IP, ExportedFrom string
+}
+
+// importWant is what every cluster's import of one service must show.
+type importWant struct {
+	importType mcsv1alpha1.ServiceImportType
+	exporter   string
+}
+
+// ImportRows lists the demo namespace's ServiceImports in every cluster, as the table shows them.
+func ImportRows(ctx context.Context, env *localenv.Env) ([]ImportRow, error) {
+	var rows []ImportRow
 	for _, c := range env.Clusters {
 		list, err := mcsclient.NewForConfigOrDie(c.Config).MulticlusterV1alpha1().ServiceImports(Namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%s: %w", c.ID, err)
 		}
 		for _, si := range list.Items {
 			var from []string
 			for _, cl := range si.Status.Clusters {
 				from = append(from, cl.Cluster)
 			}
-			ip := strings.Join(si.Spec.IPs, ",")
-			if ip == "" {
-				ip = "-"
+			row := ImportRow{Cluster: c.ID, Name: si.Name, Type: string(si.Spec.Type), IP: strings.Join(si.Spec.IPs, ","), ExportedFrom: strings.Join(from, ",")}
+			if row.IP == "" {
+				row.IP = "-"
 			}
-			fmt.Fprintf(out, "  %-10s %-5s %-13s %-16s %s\n", c.ID, si.Name, si.Spec.Type, ip, strings.Join(from, ","))
+			rows = append(rows, row)
 		}
 	}
+	return rows, nil
+}
+
+// inconsistency says what keeps rows from showing every wanted import, complete, in every
+// cluster, or "" when nothing does.
+func inconsistency(rows []ImportRow, clusters []string, want map[string]importWant) string {
+	for _, c := range clusters {
+		for name, w := range want {
+			i := slices.IndexFunc(rows, func(r ImportRow) bool { return r.Cluster == c && r.Name == name })
+			switch {
+			case i < 0:
+				return fmt.Sprintf("%s has no ServiceImport %s yet", c, name)
+			case rows[i].Type != string(w.importType):
+				return fmt.Sprintf("%s's ServiceImport %s has type %q, want %s", c, name, rows[i].Type, w.importType)
+			case rows[i].ExportedFrom != w.exporter:
+				return fmt.Sprintf("%s's ServiceImport %s lists exporters %q, want %s", c, name, rows[i].ExportedFrom, w.exporter)
+			case w.importType == mcsv1alpha1.ClusterSetIP && rows[i].IP == "-":
+				return fmt.Sprintf("%s's ServiceImport %s has no IP yet", c, name)
+			}
+		}
+	}
+	return ""
+}
+
+// awaitImports polls until every cluster shows every wanted import complete.
+func awaitImports(ctx context.Context, env *localenv.Env, want map[string]importWant) ([]ImportRow, error) {
+	var clusters []string
+	for _, c := range env.Clusters {
+		clusters = append(clusters, c.ID)
+	}
+	var rows []ImportRow
+	last := "not listed yet"
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if rows, err = ImportRows(ctx, env); err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = inconsistency(rows, clusters, want)
+		return last == "", nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for a consistent view of the imports: %s", last)
+	}
+	return rows, nil
+}
+
+// tableHeader opens the printed ServiceImport table; ParseImportTable finds it by this line.
+const tableHeader = "ServiceImports (kubectl get serviceimports -n " + Namespace + ", in each cluster):"
+
+func printImports(out io.Writer, rows []ImportRow) {
+	fmt.Fprintf(out, "\n%s\n", tableHeader)
+	fmt.Fprintf(out, "  %-10s %-5s %-13s %-16s %s\n", "CLUSTER", "NAME", "TYPE", "IP", "EXPORTED FROM")
+	for _, r := range rows {
+		fmt.Fprintf(out, "  %-10s %-5s %-13s %-16s %s\n", r.Cluster, r.Name, r.Type, r.IP, r.ExportedFrom)
+	}
 	fmt.Fprintln(out)
-	return nil
+}
+
+// ParseImportTable reads the rows back from the demo's output.
+func ParseImportTable(output string) ([]ImportRow, error) {
+	_, table, ok := strings.Cut(output, tableHeader+"\n")
+	if !ok {
+		return nil, errors.New("no ServiceImport table in the output")
+	}
+	lines := strings.Split(table, "\n")
+	if len(lines) == 0 || !strings.HasPrefix(strings.TrimSpace(lines[0]), "CLUSTER") {
+		return nil, errors.New("the ServiceImport table has no header line")
+	}
+	var rows []ImportRow
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			break
+		}
+		if len(f) != 5 {
+			return nil, fmt.Errorf("table line %q: want 5 columns", line)
+		}
+		rows = append(rows, ImportRow{f[0], f[1], f[2], f[3], f[4]})
+	}
+	return rows, nil
 }
 
 // dig shows the answer as a user would see it: with dig when installed,

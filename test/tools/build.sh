@@ -6,6 +6,9 @@
 # Go version, outside the work tree. A fresh clone on a machine that built the
 # same pins before copies them in seconds; nothing is rebuilt unless a pin
 # changed. Override the cache with CLUSTERSET_TOOLS_CACHE.
+#
+# Usage: build.sh [SET...], SET one of etcd, kubernetes, lint (default: all three). A cold
+# build prints a progress line every 30 s (test/tools/progress.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,10 +33,10 @@ build_set() {
   fi
   local slot=$cache/$name-$key
   if ! all_exist "$slot" $binaries; then
-    echo "tools: building $binaries from $(basename "$dir") pins (a cold build of kube-apiserver takes ~6 min, kube-controller-manager ~5 more, on 2 cores)..." >&2
+    echo "tools: building $binaries from the $(basename "$dir") pins (cold, this is the long step; progress every 30 s)" >&2
     local start=$SECONDS
     rm -rf "$slot.tmp" && mkdir -p "$slot.tmp"
-    (cd "$dir" && go build -ldflags "$ldflags" -o "$slot.tmp/" "$@")
+    "$root/test/tools/progress.sh" "tools: $name" "$dir" -ldflags "$ldflags" -o "$slot.tmp/" "$@"
     rm -rf "$slot" && mv "$slot.tmp" "$slot"
     echo "tools: built $name in $((SECONDS - start))s" >&2
   fi
@@ -49,8 +52,16 @@ all_exist() {
   for b in "$@"; do [[ -x $dir/$b ]] || return 1; done
 }
 
-build_set etcd etcd "-s -w" "etcd" .
-build_set kubernetes kubernetes "$k8s_ldflags" "kube-apiserver kube-controller-manager kube-proxy kubectl" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
-build_set lint lint "" "staticcheck" honnef.co/go/tools/cmd/staticcheck
+sets=("$@")
+((${#sets[@]})) || sets=(etcd kubernetes lint)
+for set in "${sets[@]}"; do
+  case $set in
+  etcd) build_set etcd etcd "-s -w" "etcd" . ;;
+  # One go build for the four commands, so that they share one compile of the package graph.
+  kubernetes) build_set kubernetes kubernetes "$k8s_ldflags" "kube-apiserver kube-controller-manager kube-proxy kubectl" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl ;;
+  lint) build_set lint lint "" "staticcheck" honnef.co/go/tools/cmd/staticcheck ;;
+  *) echo "tools: unknown set $set (etcd, kubernetes, lint)" >&2; exit 2 ;;
+  esac
+done
