@@ -40,6 +40,7 @@ type admittedExports struct {
 	member  *source.Cluster
 	version uint64
 	keys    map[string]bool
+	over    bool // more exports than the limit
 }
 
 func newAdmission(o Options) *admission {
@@ -70,7 +71,7 @@ type refusal struct {
 
 // refresh recomputes which of m's exports are within the export limit when its exports
 // changed, and returns the keys whose admission changed: they need a reconcile.
-func (a *admission) refresh(m *source.Cluster) []string {
+func (a *admission) refresh(logger klog.Logger, m *source.Cluster) []string {
 	if a.maxExports <= 0 {
 		return nil
 	}
@@ -88,8 +89,14 @@ func (a *admission) refresh(m *source.Cluster) []string {
 		}
 	}
 	keys := policy.AdmitOldest(candidates, a.maxExports)
+	over := len(candidates) > a.maxExports
+	if over && !(ok && old.member == m && old.over) {
+		// Once per crossing: a flood must not flood the log too.
+		logger.Info("Member exceeds the export limit; its oldest exports are admitted", "cluster", m.ID,
+			"exports", len(candidates), "limit", a.maxExports)
+	}
 	a.mu.Lock()
-	a.byMember[m.ID] = admittedExports{member: m, version: v, keys: keys}
+	a.byMember[m.ID] = admittedExports{member: m, version: v, keys: keys, over: over}
 	a.mu.Unlock()
 	if !ok || old.member != m {
 		return nil // first computation: every key is reconciled anyway
@@ -192,7 +199,12 @@ func refusedConditions(r *refusal, generation int64) []metav1.Condition {
 // owns the export's status (so the export lives in a cluster it writes), a Warning Event on
 // the export.
 func (c *Controller) warn(logger klog.Logger, m *source.Cluster, export *mcsv1alpha1.ServiceExport, reason, msg string) {
-	logger.Info("Export limited by policy", "cluster", m.ID, "namespace", export.Namespace, "name", export.Name,
+	// Exports past the limit are logged in aggregate by refresh.
+	verbosity := 0
+	if reason == policy.ReasonExportLimitExceeded {
+		verbosity = 2
+	}
+	logger.V(verbosity).Info("Export limited by policy", "cluster", m.ID, "namespace", export.Namespace, "name", export.Name,
 		"reason", reason, "detail", msg)
 	if rec := c.recorder(m.ID); rec != nil {
 		rec.Event(export, corev1.EventTypeWarning, reason, msg)

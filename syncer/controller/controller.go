@@ -25,7 +25,8 @@
 //
 // Only a deliberate change removes a contribution: an unexport seen by a synced member, or
 // the member leaving the configuration. The caller says which members exist:
-//   - AddMember admits a member; while its caches sync it is unknown.
+//   - AddMember admits a member, or replaces the admitted one with its ID; while its caches
+//     sync it is unknown.
 //   - RemoveMember takes a member out (its source and, in hub mode, its target); what only
 //     it exported is garbage-collected.
 //   - SetUndecidedMembers tells how many configured candidates have no known identity yet
@@ -143,10 +144,12 @@ func New(opts Options) *Controller {
 		admission:      newAdmission(opts),
 		joining:        map[string]*source.Cluster{},
 		joiningTargets: map[string]*target.Cluster{},
-		membership:     membership{synced: map[string]bool{}, joining: map[string]bool{}, removed: map[string]bool{}},
-		unknownSince:   map[string]time.Time{},
-		statusOwner:    map[string]bool{},
-		recorders:      map[string]record.EventRecorder{},
+		// Until told otherwise, some candidate may be undecided: nothing unadmitted is collected.
+		membership: membership{synced: map[string]bool{}, joining: map[string]bool{}, removed: map[string]bool{},
+			undecided: 1},
+		unknownSince: map[string]time.Time{},
+		statusOwner:  map[string]bool{},
+		recorders:    map[string]record.EventRecorder{},
 	}
 	opts.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metrics.Namespace, Name: "queue_depth",
@@ -197,6 +200,12 @@ func (c *Controller) EnqueueMember(id string) {
 	}
 	lanes := slices.Clone(c.lanes)
 	c.mu.RUnlock()
+	c.enqueueContribution(id, m, lanes)
+}
+
+// enqueueContribution schedules what cluster id contributes: the exports of its source m
+// (when known) and every import of lanes that names it.
+func (c *Controller) enqueueContribution(id string, m *source.Cluster, lanes []*lane) {
 	if m != nil {
 		for _, key := range m.ExportKeys() {
 			c.queue.Add(key)
@@ -219,13 +228,24 @@ func (c *Controller) EnqueueAll() {
 // AddMember adds a member whose caches run; ownStatus says whether this syncer writes the
 // status of its exports (and Events on them). The member takes part once its caches have
 // synced; until then it is unknown: a half-listed member would look like one that unexported
-// everything.
+// everything. A member added under the ID of an admitted one replaces it at once, and is
+// unknown (kept) until its caches sync: this is how new credentials for a member are
+// swapped in without collecting anything, which RemoveMember then AddMember would risk.
 func (c *Controller) AddMember(ctx context.Context, m *source.Cluster, ownStatus bool) {
 	c.mu.Lock()
+	replaced := false
+	c.members = slices.DeleteFunc(c.members, func(old *source.Cluster) bool {
+		replaced = replaced || old.ID == m.ID
+		return old.ID == m.ID
+	})
+	delete(c.membership.synced, m.ID)
 	c.joining[m.ID] = m
 	c.membership.joining[m.ID] = true
 	delete(c.membership.removed, m.ID)
 	c.mu.Unlock()
+	if replaced {
+		c.opts.Metrics.MembersConnected.Dec()
+	}
 	c.joinWhenSynced(ctx, m.HasSynced, func() bool {
 		if c.joining[m.ID] != m {
 			return false // removed meanwhile
@@ -267,7 +287,8 @@ func (c *Controller) recorder(id string) record.EventRecorder {
 }
 
 // AddTarget adds a cluster to write into, once its caches have synced: a half-listed target
-// would be written into as if empty. Its lane runs until ctx ends.
+// would be written into as if empty. Its lane runs until ctx ends. A target added under the
+// ID of another replaces it once synced.
 func (c *Controller) AddTarget(ctx context.Context, t *target.Cluster) {
 	c.mu.Lock()
 	c.joiningTargets[t.ID] = t
@@ -277,6 +298,13 @@ func (c *Controller) AddTarget(ctx context.Context, t *target.Cluster) {
 			return false
 		}
 		delete(c.joiningTargets, t.ID)
+		c.lanes = slices.DeleteFunc(c.lanes, func(old *lane) bool {
+			if old.t.ID == t.ID {
+				old.queue.ShutDown()
+				return true
+			}
+			return false
+		})
 		l := newLane(t)
 		c.lanes = append(c.lanes, l)
 		slices.SortFunc(c.lanes, func(a, b *lane) int { return strings.Compare(a.t.ID, b.t.ID) })
@@ -327,16 +355,7 @@ func (c *Controller) RemoveMember(id string) {
 	if wasSynced {
 		c.opts.Metrics.MembersConnected.Dec()
 	}
-	if gone != nil {
-		for _, key := range gone.ExportKeys() {
-			c.queue.Add(key)
-		}
-	}
-	for _, l := range lanes {
-		for _, key := range l.t.ImportsListing(id) {
-			c.queue.Add(key)
-		}
-	}
+	c.enqueueContribution(id, gone, lanes)
 }
 
 // SetUndecidedMembers sets the number of configured member candidates whose identity is not

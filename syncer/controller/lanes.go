@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -104,14 +103,16 @@ func (l *lane) record(key string, s submission, r laneResult) bool {
 	return !had || old.summary() != r.summary()
 }
 
-// run runs the lane's workers until ctx ends or the lane is shut down.
+// runLane runs the lane's workers until ctx ends or the lane is shut down (the target left,
+// or Run returns).
 func (c *Controller) runLane(ctx context.Context, l *lane) {
 	go func() { <-ctx.Done(); l.queue.ShutDown() }()
 	for range max(c.opts.Workers, 1) {
-		c.laneWorkers.Go(func() { wait.UntilWithContext(ctx, func(ctx context.Context) { c.laneWork(ctx, l) }, time.Second) })
+		c.laneWorkers.Go(func() { c.laneWork(ctx, l) })
 	}
 }
 
+// laneWork writes keys into the lane's target until the lane is shut down or ctx ends.
 func (c *Controller) laneWork(ctx context.Context, l *lane) {
 	for {
 		key, quit := l.queue.Get()

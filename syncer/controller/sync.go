@@ -36,7 +36,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	logger := klog.FromContext(ctx)
 	members, lanes := c.snapshotMembers(), c.snapshotLanes()
 	for _, m := range members {
-		for _, k := range c.admission.refresh(m) {
+		for _, k := range c.admission.refresh(logger, m) {
 			if k != key {
 				c.queue.Add(k)
 			}
@@ -45,7 +45,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 
 	var visible []desired.ClusterExport
 	exporter := map[string]*source.Cluster{}
-	exports := map[string]*mcsv1alpha1.ServiceExport{}
+	exportObjs := map[string]*mcsv1alpha1.ServiceExport{}
 	refused := map[string]*refusal{}
 	for _, m := range members {
 		e, ok := m.Export(key)
@@ -53,7 +53,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 			c.admission.forget(m.ID, key)
 			continue
 		}
-		exporter[m.ID], exports[m.ID] = m, e.Export
+		exporter[m.ID], exportObjs[m.ID] = m, e.Export
 		if r, isNew := c.admission.check(m, namespace, key); r != nil {
 			refused[m.ID] = r
 			if isNew {
@@ -72,35 +72,59 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	}
 	svc, conditions := desired.Merge(namespace, name, visible)
 
-	kept, keptLive, retryAfter := c.keptExports(key, lanes, svc)
+	kept, retryAfter := c.keptClusters(key, lanes, svc)
+	if retryAfter > 0 {
+		c.queue.AddAfter(key, retryAfter)
+	}
 	merged := svc
 	if len(kept) > 0 {
 		// The conditions stay those of the visible exports: a conflict with an export the
 		// syncer cannot see cannot be told.
-		merged, _ = desired.Merge(namespace, name, append(slices.Clone(visible), kept...))
+		all := slices.Clone(visible)
+		for _, k := range kept {
+			all = append(all, keptExport(k.id, k.from, k.created, nil))
+		}
+		merged, _ = desired.Merge(namespace, name, all)
 	}
-	if retryAfter > 0 {
-		c.queue.AddAfter(key, retryAfter)
+	desiredWith := func(exports []desired.ClusterExport) target.Desired {
+		want := target.Desired{Service: merged}
+		if merged != nil {
+			want.Derived = desired.DerivedService(merged)
+			want.Slices = desired.EndpointSlices(merged, exports, c.opts.MaxEndpointsPerSlice)
+		}
+		return want
 	}
-	base := target.Desired{Service: merged}
-	if merged != nil {
-		base.Derived = desired.DerivedService(merged)
-		base.Slices = desired.EndpointSlices(merged, visible, c.opts.MaxEndpointsPerSlice)
+	if len(kept) == 0 {
+		want := desiredWith(visible)
+		for _, l := range lanes {
+			l.submit(key, want)
+		}
+		return c.writeStatuses(ctx, key, lanes, exporter, exportObjs, refused, conditions)
 	}
 	for _, l := range lanes {
-		want := base
-		if merged != nil && len(keptLive) > 0 {
-			want.Slices = append(slices.Clone(base.Slices), retainedSlices(l.t.MirroredSlices(key), keptLive)...)
+		// The endpoints of a kept cluster are those mirrored into this target.
+		exports, mirrored := slices.Clone(visible), l.t.MirroredSlices(key)
+		for _, k := range kept {
+			var sources []*discoveryv1.EndpointSlice
+			if k.live {
+				sources = asSource(mirrored, k.id, name)
+			}
+			exports = append(exports, keptExport(k.id, k.from, k.created, sources))
 		}
-		l.submit(key, want)
+		l.submit(key, desiredWith(exports))
 	}
+	return c.writeStatuses(ctx, key, lanes, exporter, exportObjs, refused, conditions)
+}
 
+// writeStatuses sets the conditions of the exports of key whose status this syncer owns.
+func (c *Controller) writeStatuses(ctx context.Context, key string, lanes []*lane, exporter map[string]*source.Cluster,
+	exportObjs map[string]*mcsv1alpha1.ServiceExport, refused map[string]*refusal, conditions map[string][]metav1.Condition) error {
 	var errs []error
 	for id, m := range exporter {
 		if !c.ownsStatus(id) {
 			continue
 		}
-		e := exports[id]
+		e := exportObjs[id]
 		var conds []metav1.Condition
 		if r := refused[id]; r != nil {
 			conds = refusedConditions(r, e.Generation)
@@ -152,12 +176,21 @@ func outcome(key string, lanes []*lane) (published bool, publishErr error, decid
 	return published && imported, publishErr, true
 }
 
-// keptExports returns the stand-in exports of the clusters that the targets' imports of key
-// name and that the syncer cannot see (see the package documentation), the subset of them
-// whose mirrored slices are still kept, and when the first of those expires.
-func (c *Controller) keptExports(key string, lanes []*lane, visible *desired.Service) ([]desired.ClusterExport, map[string]bool, time.Duration) {
-	var kept []desired.ClusterExport
-	live := map[string]bool{}
+// keptCluster is a cluster that the targets' imports of a key name and that the syncer
+// cannot see (see the package documentation).
+type keptCluster struct {
+	id string
+	// from is the import that names it, created its rank in the merge.
+	from    *mcsv1alpha1.ServiceImport
+	created metav1.Time
+	// live: its mirrored slices are kept (the TTL has not passed and it is not stale).
+	live bool
+}
+
+// keptClusters returns the kept clusters of key, and when the first of the live ones
+// expires (0 when none is live).
+func (c *Controller) keptClusters(key string, lanes []*lane, visible *desired.Service) ([]keptCluster, time.Duration) {
+	var kept []keptCluster
 	var retryAfter time.Duration
 	seen := map[string]bool{}
 	now := time.Now()
@@ -180,16 +213,17 @@ func (c *Controller) keptExports(key string, lanes []*lane, visible *desired.Ser
 			if created == nil {
 				created = ptrTo(keptCreation(si, visible))
 			}
-			kept = append(kept, keptExport(id, si, *created))
+			k := keptCluster{id: id, from: si, created: *created}
 			if left := c.opts.MemberTTL - now.Sub(since); left > 0 && !c.opts.Stale(id) {
-				live[id] = true
+				k.live = true
 				if retryAfter == 0 || left < retryAfter {
 					retryAfter = left + 100*time.Millisecond
 				}
 			}
+			kept = append(kept, k)
 		}
 	}
-	return kept, live, retryAfter
+	return kept, retryAfter
 }
 
 // unknownFor reports whether cluster id is unknown and since when the syncer knows so.
@@ -206,17 +240,6 @@ func (c *Controller) unknownFor(id string, now time.Time) (time.Time, bool) {
 		c.unknownSince[id] = now
 	}
 	return since, true
-}
-
-// retainedSlices are the mirrored slices, as a target holds them, of the given clusters.
-func retainedSlices(all []*discoveryv1.EndpointSlice, clusters map[string]bool) []*discoveryv1.EndpointSlice {
-	var out []*discoveryv1.EndpointSlice
-	for _, s := range all {
-		if clusters[s.Labels[mcsv1alpha1.LabelSourceCluster]] {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // writeStatus sets conditions on an export when they differ from what it holds.

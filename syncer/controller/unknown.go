@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
@@ -49,9 +50,9 @@ var (
 // keptExport stands in for the export of a cluster the syncer cannot see. It is built from
 // the import a target holds, which is the merge of every export when it was written, and so
 // keeps the import's type, ports, session affinity, traffic policies, IP families and
-// exported labels and annotations. Its endpoints are not mirrored from it (Withdrawn): the
-// controller keeps that cluster's mirrored slices as they are instead.
-func keptExport(id string, si *mcsv1alpha1.ServiceImport, created metav1.Time) desired.ClusterExport {
+// exported labels and annotations. Its source slices are the cluster's mirrored slices in
+// that target (see asSource); with none, it is withdrawn: its endpoints leave.
+func keptExport(id string, si *mcsv1alpha1.ServiceImport, created metav1.Time, sources []*discoveryv1.EndpointSlice) desired.ClusterExport {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: si.Namespace, Name: si.Name},
 		Spec: corev1.ServiceSpec{
@@ -78,7 +79,26 @@ func keptExport(id string, si *mcsv1alpha1.ServiceImport, created metav1.Time) d
 		ObjectMeta: metav1.ObjectMeta{Namespace: si.Namespace, Name: si.Name, CreationTimestamp: created},
 		Spec:       mcsv1alpha1.ServiceExportSpec{ExportedLabels: labels, ExportedAnnotations: annotations},
 	}
-	return desired.ClusterExport{ClusterID: id, Export: export, Service: svc, Withdrawn: true}
+	return desired.ClusterExport{ClusterID: id, Export: export, Service: svc, Slices: sources, Withdrawn: len(sources) == 0}
+}
+
+// asSource turns the slices mirrored from cluster back into source slices of service, so
+// that mirroring them again gives the same slices: a kept cluster's endpoints stay as they
+// are.
+func asSource(mirrored []*discoveryv1.EndpointSlice, cluster, service string) []*discoveryv1.EndpointSlice {
+	var out []*discoveryv1.EndpointSlice
+	for _, m := range mirrored {
+		if m.Labels[mcsv1alpha1.LabelSourceCluster] != cluster {
+			continue
+		}
+		out = append(out, &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, Labels: map[string]string{discoveryv1.LabelServiceName: service}},
+			AddressType: m.AddressType,
+			Endpoints:   m.Endpoints,
+			Ports:       m.Ports,
+		})
+	}
+	return out
 }
 
 // keptCreation decides where kept exports rank in the merge. Their true age is unknown; what
@@ -91,13 +111,15 @@ func keptCreation(si *mcsv1alpha1.ServiceImport, visible *desired.Service) metav
 	if visible == nil {
 		return keptOldest
 	}
-	want := desired.ServiceImport(visible, nil)
-	winnerFields := func(s mcsv1alpha1.ServiceImportSpec) mcsv1alpha1.ServiceImportSpec {
-		s.Ports, s.IPs, s.IPFamilies = nil, nil, nil
-		return s
-	}
-	if apiequality.Semantic.DeepEqual(winnerFields(want.Spec), winnerFields(si.Spec)) &&
-		maps.Equal(want.Labels, si.Labels) && maps.Equal(want.Annotations, si.Annotations) {
+	k := keptExport("", si, keptOldest, nil)
+	sp := &si.Spec
+	same := sp.Type == visible.Type && sp.SessionAffinity == visible.SessionAffinity &&
+		apiequality.Semantic.DeepEqual(sp.SessionAffinityConfig, visible.SessionAffinityConfig) &&
+		apiequality.Semantic.DeepEqual(sp.InternalTrafficPolicy, visible.InternalTrafficPolicy) &&
+		apiequality.Semantic.DeepEqual(sp.TrafficDistribution, visible.TrafficDistribution) &&
+		maps.Equal(k.Export.Spec.ExportedLabels, visible.Labels) &&
+		maps.Equal(k.Export.Spec.ExportedAnnotations, visible.Annotations)
+	if same {
 		return keptYoungest
 	}
 	return keptOldest
