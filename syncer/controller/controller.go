@@ -178,16 +178,6 @@ func (c *Controller) EnqueueNamespace(namespace string) {
 	}
 }
 
-// EnqueueDerivedName schedules every known service of namespace whose derived Service is
-// named derivedName.
-func (c *Controller) EnqueueDerivedName(namespace, derivedName string) {
-	for _, key := range c.knownKeys() {
-		if ns, name, _ := cache.SplitMetaNamespaceKey(key); ns == namespace && desired.DerivedServiceName(name) == derivedName {
-			c.queue.Add(key)
-		}
-	}
-}
-
 // EnqueueMember schedules every service a member exports, or exported as far as the
 // targets' imports tell.
 func (c *Controller) EnqueueMember(id string) {

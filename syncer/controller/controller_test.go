@@ -63,7 +63,7 @@ func (f *fakeCluster) withLeftovers(t *testing.T) {
 		Status: mcsv1alpha1.ServiceImportStatus{Clusters: []mcsv1alpha1.ClusterStatus{{Cluster: "c3"}}},
 	}
 	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{keptExport("c3", si, keptOldest, nil)})
-	d := desired.DerivedService(svc)
+	d := desired.DerivedService(svc, desired.DerivedServiceName("web"), nil)
 	d.Spec.ClusterIP, d.Spec.ClusterIPs = "10.0.0.5", []string{"10.0.0.5"}
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: derived + "-c3", Labels: map[string]string{

@@ -87,12 +87,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		merged, _ = desired.Merge(namespace, name, all)
 	}
 	desiredWith := func(exports []desired.ClusterExport) target.Desired {
-		want := target.Desired{Service: merged}
-		if merged != nil {
-			want.Derived = desired.DerivedService(merged)
-			want.Slices = desired.EndpointSlices(merged, exports, c.opts.MaxEndpointsPerSlice)
-		}
-		return want
+		return target.Desired{Service: merged, Exports: exports, MaxEndpointsPerSlice: c.opts.MaxEndpointsPerSlice}
 	}
 	if len(kept) == 0 {
 		want := desiredWith(visible)

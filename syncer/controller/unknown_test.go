@@ -43,7 +43,7 @@ func TestMembershipUnknown(t *testing.T) {
 // importOf is what the syncer wrote for a merged export.
 func importOf(exports ...desired.ClusterExport) *mcsv1alpha1.ServiceImport {
 	svc, _ := desired.Merge("ns", "web", exports)
-	return desired.ServiceImport(svc, nil)
+	return desired.ServiceImport(svc, desired.DerivedService(svc, desired.DerivedServiceName("web"), nil))
 }
 
 func exportAt(cluster string, created int64, affinity corev1.ServiceAffinity, ports ...int32) desired.ClusterExport {
@@ -102,7 +102,7 @@ func TestKeptExportHeadless(t *testing.T) {
 		t.Errorf("headless import changed: %+v, want %+v", got.Spec, si.Spec)
 	}
 	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{keptExport("c3", si, keptOldest, nil)})
-	if d := desired.DerivedService(svc); d.Spec.ClusterIP != corev1.ClusterIPNone {
+	if d := desired.DerivedService(svc, desired.DerivedServiceName("web"), nil); d.Spec.ClusterIP != corev1.ClusterIPNone {
 		t.Errorf("derived Service of a kept headless import has clusterIP %q", d.Spec.ClusterIP)
 	}
 }
@@ -130,13 +130,15 @@ func TestAsSourceRoundTrip(t *testing.T) {
 		e.Slices = append(e.Slices, s)
 	}
 	svc, _ := desired.Merge("ns", "web", []desired.ClusterExport{e})
-	mirrored := desired.EndpointSlices(svc, []desired.ClusterExport{e}, 2)
+	slice2 := desired.SliceOptions{DerivedName: desired.DerivedServiceName("web"), MaxEndpoints: 2}
+	mirrored, _ := desired.EndpointSlices(svc, []desired.ClusterExport{e}, slice2)
 	if len(mirrored) != 2 {
 		t.Fatalf("%d mirrored slices, want 2 (3 endpoints, 2 per slice)", len(mirrored))
 	}
-	si := desired.ServiceImport(svc, nil)
+	si := importOf(e)
 	kept := keptExport("c3", si, keptOldest, asSource(mirrored, "c3", "web"))
-	again := desired.EndpointSlices(svc, []desired.ClusterExport{kept}, 2)
+	slice2.Existing = mirrored
+	again, _ := desired.EndpointSlices(svc, []desired.ClusterExport{kept}, slice2)
 	if len(again) != len(mirrored) {
 		t.Fatalf("%d slices again, want %d", len(again), len(mirrored))
 	}

@@ -18,14 +18,14 @@ func BenchmarkResync(b *testing.B) {
 				exports = append(exports, clusterExport(fmt.Sprintf("cluster-%d", c), c, newService(), withSlices(sl)))
 			}
 			s, _ := Merge("default", "web", exports)
-			derived := storedService(DerivedService(s))
-			stored := EndpointSlices(s, exports, MaxEndpointsPerSlice)
+			derived := storedService(derivedService(s))
+			stored := mirror(s, exports, MaxEndpointsPerSlice)
 			b.ReportAllocs()
 			for b.Loop() {
 				s, _ := Merge("default", "web", exports)
-				want := DerivedService(s)
+				want := derivedService(s)
 				si := ServiceImport(s, derived)
-				slices := EndpointSlices(s, exports, MaxEndpointsPerSlice)
+				slices := mirror(s, exports, MaxEndpointsPerSlice)
 				if !DerivedServiceEqual(want, derived) || !ServiceImportEqual(si, si) || len(slices) != len(stored) {
 					b.Fatal("resync would write")
 				}

@@ -24,8 +24,9 @@ func exportCondition(t mcsv1alpha1.ServiceExportConditionType, status metav1.Con
 // ReadyCondition is an export's Ready condition, given its Valid condition
 // (from Merge) and how far the controller got in writing the service's derived
 // objects into its target cluster(s):
-//   - invalid: False, reason Failed for an ExternalName Service (that will not
-//     change by waiting), else Pending (a missing Service may still appear);
+//   - invalid: False, reason Pending for a missing Service (it may still
+//     appear), else Failed (an ExternalName Service or invalid exported
+//     labels or annotations will not change by waiting);
 //   - publishErr set: False, Failed, with the error;
 //   - not yet published: Unknown, Pending;
 //   - published: True, Exported.
@@ -35,7 +36,7 @@ func ReadyCondition(valid metav1.Condition, published bool, publishErr error) me
 	switch {
 	case valid.Status != metav1.ConditionTrue:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(mcsv1alpha1.ServiceExportReasonPending), "the export is not valid: "+valid.Message
-		if valid.Reason == string(mcsv1alpha1.ServiceExportReasonInvalidServiceType) {
+		if valid.Reason != string(mcsv1alpha1.ServiceExportReasonNoService) {
 			c.Reason = string(mcsv1alpha1.ServiceExportReasonFailed)
 		}
 	case publishErr != nil:

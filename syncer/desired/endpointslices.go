@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,28 +23,53 @@ const (
 	MaxEndpointsPerSlice = 1000
 )
 
+// SliceOptions are what the mirrored slices depend on in one target cluster.
+type SliceOptions struct {
+	// DerivedName is the name of the service's derived Service in the target
+	// (ChooseDerivedName); slice names and the kubernetes.io/service-name label
+	// follow it.
+	DerivedName string
+	// LocalCluster is the target's cluster ID. Only its own endpoints keep
+	// nodeName and targetRef: a remote endpoint is never node-local, or a
+	// remote "worker-1" would match the local "worker-1" under
+	// internalTrafficPolicy: Local.
+	LocalCluster string
+	// Addresses filters the member endpoints per endpoint.
+	Addresses AddressFilter
+	// MaxEndpoints per slice; DefaultMaxEndpointsPerSlice when not positive,
+	// at most MaxEndpointsPerSlice.
+	MaxEndpoints int
+	// Existing are the target's live mirrored slices of the service: endpoints
+	// stay in the slice they are in.
+	Existing []*discoveryv1.EndpointSlice
+}
+
 // EndpointSlices returns the mirrored slices of every constituent,
 // non-withdrawn cluster of s (the target cluster itself included), sorted by
-// name; the package documentation describes the names. Endpoints keep their
-// addresses, conditions, hostname, nodeName, zone and targetRef (without its
-// resourceVersion, which changes on every Pod update); duplicates of an
-// address within a group are dropped. A source port whose Service port lost a
-// port conflict (same name, different protocol or port than the merged one)
-// is left out, so traffic reaches only clusters that expose the targeted port.
-func EndpointSlices(s *Service, exports []ClusterExport, maxEndpointsPerSlice int) []*discoveryv1.EndpointSlice {
-	if maxEndpointsPerSlice <= 0 {
-		maxEndpointsPerSlice = DefaultMaxEndpointsPerSlice
+// name, and the endpoints the address filter left out; the package
+// documentation describes the names. Endpoints keep their addresses,
+// conditions, hostname and zone, and on the target's own endpoints nodeName
+// and targetRef (without its resourceVersion, which changes on every Pod
+// update); duplicates of an address within a group are dropped. A source port
+// whose Service port lost a port conflict (same name, different protocol or
+// port than the merged one) is left out, so traffic reaches only clusters
+// that expose the targeted port.
+func EndpointSlices(s *Service, exports []ClusterExport, o SliceOptions) ([]*discoveryv1.EndpointSlice, []DroppedEndpoint) {
+	if o.MaxEndpoints <= 0 {
+		o.MaxEndpoints = DefaultMaxEndpointsPerSlice
 	}
-	maxEndpointsPerSlice = min(maxEndpointsPerSlice, MaxEndpointsPerSlice)
+	o.MaxEndpoints = min(o.MaxEndpoints, MaxEndpointsPerSlice)
 	var out []*discoveryv1.EndpointSlice
+	var dropped []DroppedEndpoint
 	for _, e := range exports {
 		if e.Withdrawn || e.Service == nil || !slices.Contains(s.Clusters, e.ClusterID) {
 			continue
 		}
-		out = append(out, clusterSlices(s, e, maxEndpointsPerSlice)...)
+		sl, d := clusterSlices(s, e, o)
+		out, dropped = append(out, sl...), append(dropped, d...)
 	}
 	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return out, dropped
 }
 
 // endpointGroup is the endpoints of one cluster sharing an address type and a port set.
@@ -55,9 +81,11 @@ type endpointGroup struct {
 }
 
 // clusterSlices mirrors the source slices of one constituent cluster.
-func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1.EndpointSlice {
+func clusterSlices(s *Service, e ClusterExport, o SliceOptions) ([]*discoveryv1.EndpointSlice, []DroppedEndpoint) {
 	exposed := exposedPortNames(s, e.Service)
+	local := e.ClusterID == o.LocalCluster
 	var groups []*endpointGroup
+	var dropped []DroppedEndpoint
 	for _, src := range e.Slices {
 		if IsManaged(src) || len(src.Endpoints) == 0 ||
 			(src.AddressType != discoveryv1.AddressTypeIPv4 && src.AddressType != discoveryv1.AddressTypeIPv6) {
@@ -74,7 +102,11 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 			i = len(groups) - 1
 		}
 		for _, ep := range src.Endpoints {
-			groups[i].endpoints = append(groups[i].endpoints, mirroredEndpoint(ep))
+			if r := o.Addresses.checkEndpoint(src.AddressType, ep); r != "" {
+				dropped = append(dropped, DroppedEndpoint{Cluster: e.ClusterID, Address: firstAddress(ep), Reason: r})
+				continue
+			}
+			groups[i].endpoints = append(groups[i].endpoints, mirroredEndpoint(ep, local))
 		}
 	}
 	for _, g := range groups {
@@ -88,7 +120,7 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 	if fams := e.Service.Spec.IPFamilies; len(fams) > 0 && fams[0] == corev1.IPv6Protocol {
 		primaryFamily = discoveryv1.AddressTypeIPv6
 	}
-	base := DerivedServiceName(s.Name) + "-" + e.ClusterID
+	base := o.DerivedName + "-" + e.ClusterID
 	var out []*discoveryv1.EndpointSlice
 	for _, g := range groups {
 		name := base
@@ -100,27 +132,118 @@ func clusterSlices(s *Service, e ClusterExport, maxEndpoints int) []*discoveryv1
 			h.Write([]byte(g.portKey))
 			name += fmt.Sprintf(".p%08x", h.Sum32())
 		}
-		for n, chunk := range slices.Collect(slices.Chunk(g.endpoints, maxEndpoints)) {
+		for _, c := range assignEndpoints(g.endpoints, liveChunks(o.Existing, e.ClusterID, name, g), o.MaxEndpoints) {
 			sliceName := name
-			if n > 0 {
-				sliceName += "." + strconv.Itoa(n+1)
+			if c.index > 1 {
+				sliceName += "." + strconv.Itoa(c.index)
 			}
 			out = append(out, &discoveryv1.EndpointSlice{
 				ObjectMeta: metav1.ObjectMeta{
 					Name:      sliceName,
 					Namespace: s.Namespace,
 					Labels: map[string]string{
-						discoveryv1.LabelServiceName:   DerivedServiceName(s.Name),
+						discoveryv1.LabelServiceName:   o.DerivedName,
 						mcsv1alpha1.LabelServiceName:   s.Name,
 						mcsv1alpha1.LabelSourceCluster: e.ClusterID,
 						discoveryv1.LabelManagedBy:     ManagerName,
 					},
 				},
 				AddressType: g.addressType,
-				Endpoints:   slices.Clone(chunk),
+				Endpoints:   c.endpoints,
 				Ports:       clonePorts(g.ports),
 			})
 		}
+	}
+	return out, dropped
+}
+
+// chunk is one mirrored slice of a group: its number among the group's slice
+// names (1 for the first) and its endpoints.
+type chunk struct {
+	index     int
+	endpoints []discoveryv1.Endpoint
+}
+
+// liveChunks returns, by slice number, the endpoints of the target's live
+// mirrored slices that belong to group g of cluster: named name or
+// name.<n>, with g's address type and port set.
+func liveChunks(existing []*discoveryv1.EndpointSlice, cluster, name string, g *endpointGroup) map[int][]discoveryv1.Endpoint {
+	out := map[int][]discoveryv1.Endpoint{}
+	for _, sl := range existing {
+		if sl.Labels[mcsv1alpha1.LabelSourceCluster] != cluster || sl.AddressType != g.addressType ||
+			portKey(sortedPorts(sl.Ports)) != g.portKey {
+			continue
+		}
+		index := 1
+		if sl.Name != name {
+			rest, ok := strings.CutPrefix(sl.Name, name+".")
+			n, err := strconv.Atoi(rest)
+			if !ok || err != nil || n < 2 || strconv.Itoa(n) != rest {
+				continue
+			}
+			index = n
+		}
+		out[index] = sl.Endpoints
+	}
+	return out
+}
+
+// assignEndpoints cuts a group's endpoints (sorted, unique addresses) into
+// slices of at most max, keeping each endpoint in the live slice it is in, as
+// the upstream EndpointSlice reconcilers do: a change to one endpoint rewrites
+// one slice, not every slice after it. New endpoints fill the live slices with
+// room, in slice order, then new slices with the smallest free numbers; a live
+// slice left empty goes. When the group has two or more slices more than its
+// endpoints need, it is packed afresh in address order, which is also the
+// layout without live slices. Over a converged target the result is the live
+// layout, so a restart writes nothing.
+func assignEndpoints(eps []discoveryv1.Endpoint, live map[int][]discoveryv1.Endpoint, max int) []chunk {
+	need := (len(eps) + max - 1) / max
+	if len(live) == 0 || len(live) >= need+2 {
+		var out []chunk
+		for n, c := range slices.Collect(slices.Chunk(eps, max)) {
+			out = append(out, chunk{index: n + 1, endpoints: slices.Clone(c)})
+		}
+		return out
+	}
+	position := make(map[string]int, len(eps))
+	for i, ep := range eps {
+		position[strings.Join(ep.Addresses, ",")] = i
+	}
+	placed := make([]bool, len(eps))
+	var out []chunk
+	for _, index := range slices.Sorted(maps.Keys(live)) {
+		c := chunk{index: index}
+		for _, ep := range live[index] {
+			if i, ok := position[strings.Join(ep.Addresses, ",")]; ok && !placed[i] && len(c.endpoints) < max {
+				placed[i] = true
+				c.endpoints = append(c.endpoints, eps[i])
+			}
+		}
+		out = append(out, c)
+	}
+	next := 0
+	fill := func(c *chunk) {
+		for ; next < len(eps) && len(c.endpoints) < max; next++ {
+			if !placed[next] {
+				placed[next] = true
+				c.endpoints = append(c.endpoints, eps[next])
+			}
+		}
+	}
+	for i := range out {
+		fill(&out[i])
+	}
+	for index := 1; next < len(eps); index++ {
+		if _, taken := live[index]; !taken {
+			c := chunk{index: index}
+			fill(&c)
+			out = append(out, c)
+		}
+	}
+	out = slices.DeleteFunc(out, func(c chunk) bool { return len(c.endpoints) == 0 })
+	for _, c := range out {
+		slices.SortFunc(c.endpoints, compareEndpoints)
 	}
 	return out
 }
@@ -201,8 +324,9 @@ func clonePorts(ports []discoveryv1.EndpointPort) []discoveryv1.EndpointPort {
 	return out
 }
 
-// mirroredEndpoint copies the fields of a source endpoint that the syncer mirrors.
-func mirroredEndpoint(ep discoveryv1.Endpoint) discoveryv1.Endpoint {
+// mirroredEndpoint copies the fields of a source endpoint that the syncer
+// mirrors; nodeName and targetRef only when the endpoint is the target's own.
+func mirroredEndpoint(ep discoveryv1.Endpoint, local bool) discoveryv1.Endpoint {
 	out := discoveryv1.Endpoint{
 		Addresses: slices.Clone(ep.Addresses),
 		Conditions: discoveryv1.EndpointConditions{
@@ -211,15 +335,25 @@ func mirroredEndpoint(ep discoveryv1.Endpoint) discoveryv1.Endpoint {
 			Terminating: clonePtr(ep.Conditions.Terminating),
 		},
 		Hostname: clonePtr(ep.Hostname),
-		NodeName: clonePtr(ep.NodeName),
 		Zone:     clonePtr(ep.Zone),
 	}
+	if !local {
+		return out
+	}
+	out.NodeName = clonePtr(ep.NodeName)
 	if ep.TargetRef != nil {
 		ref := *ep.TargetRef
 		ref.ResourceVersion = ""
 		out.TargetRef = &ref
 	}
 	return out
+}
+
+func firstAddress(ep discoveryv1.Endpoint) string {
+	if len(ep.Addresses) == 0 {
+		return ""
+	}
+	return ep.Addresses[0]
 }
 
 // compareEndpoints orders endpoints by addresses and then by every mirrored

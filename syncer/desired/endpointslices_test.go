@@ -43,7 +43,7 @@ func TestEndpointSliceContent(t *testing.T) {
 	exports := []ClusterExport{clusterExport("cluster-1", 0, newService(), withSlices(src))}
 	s, _ := Merge("default", "web", exports)
 
-	got := EndpointSlices(s, exports, 0)
+	got := mirror(s, exports, 0)
 	endpoint := func(ip, pod string, hostname *string, cond discoveryv1.EndpointConditions) discoveryv1.Endpoint {
 		return discoveryv1.Endpoint{
 			Addresses: []string{ip}, Conditions: cond, Hostname: hostname, NodeName: ptrTo("node-1"), Zone: ptrTo("zone-a"),
@@ -130,7 +130,7 @@ func TestEndpointSliceGrouping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := Merge("default", "web", tt.exports)
-			got := EndpointSlices(s, tt.exports, tt.max)
+			got := mirror(s, tt.exports, tt.max)
 			if !slices.Equal(sliceNames(got), tt.want) {
 				t.Errorf("slices %v, want %v", sliceNames(got), tt.want)
 			}
@@ -159,7 +159,7 @@ func TestEndpointSlicePortSets(t *testing.T) {
 		sourceSlice("b", discoveryv1.AddressTypeIPv4, updated, podEndpoint("10.1.9.1", "new")),
 	))}
 	s, _ := Merge("default", "web", exports)
-	got := EndpointSlices(s, exports, 0)
+	got := mirror(s, exports, 0)
 	if len(got) != 2 || got[0].Name != base+"-cluster-1" || *got[0].Ports[0].Port != 8080 {
 		t.Fatalf("main slice: %v", sliceNames(got))
 	}
@@ -168,7 +168,7 @@ func TestEndpointSlicePortSets(t *testing.T) {
 	}
 	// Once the new port set has most endpoints it becomes the main one.
 	exports[0].Slices = append(exports[0].Slices, sourceSlice("c", discoveryv1.AddressTypeIPv4, updated, ipv4s(2, 5)...))
-	got = EndpointSlices(s, exports, 0)
+	got = mirror(s, exports, 0)
 	if got[0].Name != base+"-cluster-1" || *got[0].Ports[0].Port != 9090 || len(got[0].Endpoints) != 6 {
 		t.Errorf("after the switch: %v", sliceNames(got))
 	}
@@ -184,7 +184,7 @@ func TestEndpointSlicePortConflicts(t *testing.T) {
 		clusterExport("cluster-2", 1, newService(withPorts(port("http", "TCP", 8080), port("metrics", "TCP", 9090))), withSlices(slice2)),
 	}
 	s, _ := Merge("default", "web", exports)
-	got := EndpointSlices(s, exports, 0)
+	got := mirror(s, exports, 0)
 	if len(got) != 2 || got[1].Name != base+"-cluster-2" || len(got[1].Ports) != 1 || *got[1].Ports[0].Name != "metrics" {
 		t.Fatalf("cluster-2 must keep only metrics: %v %+v", sliceNames(got), got)
 	}
@@ -192,7 +192,7 @@ func TestEndpointSlicePortConflicts(t *testing.T) {
 	exports[1].Service = newService(withPorts(port("http", "TCP", 8080)))
 	exports[1].Slices = []*discoveryv1.EndpointSlice{sourceSlice("b", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{endpointPort("http", 8080)}, ipv4s(2, 2)...)}
 	s, _ = Merge("default", "web", exports)
-	if got := EndpointSlices(s, exports, 0); !slices.Equal(sliceNames(got), []string{base + "-cluster-1(IPv4,2)"}) {
+	if got := mirror(s, exports, 0); !slices.Equal(sliceNames(got), []string{base + "-cluster-1(IPv4,2)"}) {
 		t.Errorf("slices %v, want cluster-1's only", sliceNames(got))
 	}
 }
@@ -229,8 +229,8 @@ func TestEndpointSlicesDeterministic(t *testing.T) {
 		}
 	}
 	s, _ := Merge("default", "web", in)
-	first := EndpointSlices(s, in, 100)
-	second := EndpointSlices(s, build(true), 100)
+	first := mirror(s, in, 100)
+	second := mirror(s, build(true), 100)
 	if !equality.Semantic.DeepEqual(first, second) {
 		t.Errorf("the order of the inputs changed the output:\n%v\n%v", sliceNames(first), sliceNames(second))
 	}
@@ -247,5 +247,137 @@ func TestEndpointSlicesDeterministic(t *testing.T) {
 	}
 	if *first[0].Ports[0].Name != "admin" {
 		t.Errorf("ports not sorted: %+v", first[0].Ports)
+	}
+}
+
+// TestRemoteEndpointsNotNodeLocal: in the importing cluster only its own endpoints keep
+// nodeName and targetRef; a remote endpoint on a node of the same name must not count as
+// local under internalTrafficPolicy: Local.
+func TestRemoteEndpointsNotNodeLocal(t *testing.T) {
+	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
+	exports := []ClusterExport{
+		clusterExport("cluster-1", 0, newService(), withSlices(sourceSlice("web-1", discoveryv1.AddressTypeIPv4, ports, podEndpoint("10.1.0.1", "a")))),
+		clusterExport("cluster-2", 1, newService(), withSlices(sourceSlice("web-2", discoveryv1.AddressTypeIPv4, ports, podEndpoint("10.2.0.1", "b")))),
+	}
+	s, _ := Merge("default", "web", exports)
+	for _, target := range []string{"cluster-1", "cluster-2", "cluster-3"} {
+		got, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: DerivedServiceName("web"), LocalCluster: target})
+		for _, sl := range got {
+			src := sl.Labels[mcsv1alpha1.LabelSourceCluster]
+			for _, ep := range sl.Endpoints {
+				local := src == target
+				if (ep.NodeName != nil) != local || (ep.TargetRef != nil) != local {
+					t.Errorf("in %s, endpoint %s from %s: nodeName %v targetRef %v, want them only on local endpoints",
+						target, ep.Addresses[0], src, ptrValue(ep.NodeName), ep.TargetRef)
+				}
+				if ptrValue(ep.Zone) != "zone-a" || ep.Conditions.Ready == nil {
+					t.Errorf("in %s, endpoint %s lost its zone or conditions: %+v", target, ep.Addresses[0], ep)
+				}
+			}
+		}
+	}
+}
+
+// TestEndpointSlicesFollowDerivedName: slice names and the kubernetes.io/service-name label
+// follow the derived Service's name in the target, a fallback included.
+func TestEndpointSlicesFollowDerivedName(t *testing.T) {
+	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
+	exports := []ClusterExport{clusterExport("cluster-2", 0, newService(),
+		withSlices(sourceSlice("web-1", discoveryv1.AddressTypeIPv4, ports, podEndpoint("10.2.0.1", "a"))))}
+	s, _ := Merge("default", "web", exports)
+	name := FallbackDerivedServiceName("web")
+	got, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: name, LocalCluster: "cluster-1"})
+	if len(got) != 1 || got[0].Name != name+"-cluster-2" || got[0].Labels[discoveryv1.LabelServiceName] != name ||
+		got[0].Labels[mcsv1alpha1.LabelServiceName] != "web" {
+		t.Errorf("slices %v, want one named %s-cluster-2 labelled for Service %s", sliceNames(got), name, name)
+	}
+}
+
+// sliceWrites counts the writes that turn live into want: creates, updates and deletes.
+func sliceWrites(live, want []*discoveryv1.EndpointSlice) int {
+	byName := map[string]*discoveryv1.EndpointSlice{}
+	for _, l := range live {
+		byName[l.Name] = l
+	}
+	writes := 0
+	for _, w := range want {
+		if l, ok := byName[w.Name]; !ok || !EndpointSliceEqual(w, l) {
+			writes++
+		}
+		delete(byName, w.Name)
+	}
+	return writes + len(byName)
+}
+
+// TestEndpointSlicesStable: an endpoint added, removed or changed rewrites one slice (or
+// creates one), not every slice after it in address order; a converged layout reproduces
+// itself (a restart writes nothing); slices well below capacity are packed afresh.
+func TestEndpointSlicesStable(t *testing.T) {
+	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
+	compute := func(eps []discoveryv1.Endpoint, live []*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice {
+		exports := []ClusterExport{clusterExport("cluster-1", 0, newService(),
+			withSlices(sourceSlice("web-x", discoveryv1.AddressTypeIPv4, ports, eps...)))}
+		s, _ := Merge("default", "web", exports)
+		out, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: DerivedServiceName("web"), LocalCluster: "cluster-1",
+			MaxEndpoints: 100, Existing: live})
+		return out
+	}
+	base := ipv4s(1, 1000)
+	converged := compute(base, nil)
+	if len(converged) != 10 {
+		t.Fatalf("%d slices for 1000 endpoints, want 10", len(converged))
+	}
+	without := func(eps []discoveryv1.Endpoint, ip string) []discoveryv1.Endpoint {
+		return slices.DeleteFunc(slices.Clone(eps), func(e discoveryv1.Endpoint) bool { return e.Addresses[0] == ip })
+	}
+	notReady := func(eps []discoveryv1.Endpoint, ip string) []discoveryv1.Endpoint {
+		out := slices.Clone(eps)
+		for i := range out {
+			if out[i].Addresses[0] == ip {
+				out[i].Conditions.Ready = ptrTo(false)
+			}
+		}
+		return out
+	}
+	lowest := podEndpoint("10.1.0.0", "pod-lowest") // sorts before every other address
+	fewer := base
+	for i := range 250 {
+		fewer = without(fewer, fmt.Sprintf("10.1.%d.%d", i/250, i%250+1))
+	}
+	tests := []struct {
+		name       string
+		live       []*discoveryv1.EndpointSlice
+		eps        []discoveryv1.Endpoint
+		wantWrites int
+		wantSlices int
+	}{
+		{"unchanged (a restart over converged state)", converged, base, 0, 10},
+		{"one added at the lowest address", converged, append(slices.Clone(base), lowest), 1, 11},
+		{"one removed", converged, without(base, "10.1.2.5"), 1, 10},
+		{"one changed", converged, notReady(base, "10.1.1.7"), 1, 10},
+		{"one added where a slice has room", compute(without(base, "10.1.2.5"), converged),
+			append(without(base, "10.1.2.5"), lowest), 1, 10},
+		{"a quarter removed: packed afresh", converged, fewer, 10, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := compute(tt.eps, tt.live)
+			if w := sliceWrites(tt.live, got); w != tt.wantWrites || len(got) != tt.wantSlices {
+				t.Errorf("%d writes into %d slices, want %d into %d: %v", w, len(got), tt.wantWrites, tt.wantSlices, sliceNames(got))
+			}
+			total := 0
+			for _, sl := range got {
+				total += len(sl.Endpoints)
+				if len(sl.Endpoints) > 100 || !slices.IsSortedFunc(sl.Endpoints, compareEndpoints) {
+					t.Errorf("slice %s: %d endpoints, sorted %v", sl.Name, len(sl.Endpoints), slices.IsSortedFunc(sl.Endpoints, compareEndpoints))
+				}
+			}
+			if total != len(tt.eps) {
+				t.Errorf("%d endpoints mirrored, want %d", total, len(tt.eps))
+			}
+			if again := compute(tt.eps, got); sliceWrites(got, again) != 0 {
+				t.Errorf("the result does not reproduce itself: %v -> %v", sliceNames(got), sliceNames(again))
+			}
+		})
 	}
 }

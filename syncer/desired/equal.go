@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	endpointsliceutil "k8s.io/endpointslice/util"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
@@ -20,8 +21,8 @@ import (
 // DerivedServiceEqual reports whether existing carries everything desired
 // (from DerivedService) sets: its labels, no selector, the type and
 // headlessness, the ports, session affinity and its config,
-// internalTrafficPolicy, trafficDistribution and, when desired sets it, the
-// ipFamilyPolicy.
+// internalTrafficPolicy, trafficDistribution and, when desired sets them, the
+// ipFamilyPolicy and ipFamilies.
 func DerivedServiceEqual(desired, existing *corev1.Service) bool {
 	d, e := &desired.Spec, &existing.Spec
 	return hasLabels(existing.Labels, desired.Labels) &&
@@ -36,13 +37,17 @@ func DerivedServiceEqual(desired, existing *corev1.Service) bool {
 		clientIPTimeout(desired) == clientIPTimeout(existing) &&
 		internalTrafficPolicy(desired) == internalTrafficPolicy(existing) &&
 		stringPtrEqual(d.TrafficDistribution, e.TrafficDistribution) &&
-		(d.IPFamilyPolicy == nil || (e.IPFamilyPolicy != nil && *e.IPFamilyPolicy == *d.IPFamilyPolicy))
+		(d.IPFamilyPolicy == nil || (e.IPFamilyPolicy != nil && *e.IPFamilyPolicy == *d.IPFamilyPolicy)) &&
+		(d.IPFamilies == nil || slices.Equal(d.IPFamilies, e.IPFamilies))
 }
 
 // NeedsRecreate reports whether existing must be deleted and created again to
-// become desired: a Service cannot switch between headless and ClusterIP.
+// become desired: a Service cannot switch between headless and ClusterIP, nor
+// change its primary IP family.
 func NeedsRecreate(desired, existing *corev1.Service) bool {
-	return (desired.Spec.ClusterIP == corev1.ClusterIPNone) != (existing.Spec.ClusterIP == corev1.ClusterIPNone)
+	d, e := desired.Spec.IPFamilies, existing.Spec.IPFamilies
+	return (desired.Spec.ClusterIP == corev1.ClusterIPNone) != (existing.Spec.ClusterIP == corev1.ClusterIPNone) ||
+		(len(d) > 0 && len(e) > 0 && d[0] != e[0])
 }
 
 // ServiceImportEqual reports whether existing's labels, annotations and spec
@@ -56,10 +61,20 @@ func ServiceImportEqual(desired, existing *mcsv1alpha1.ServiceImport) bool {
 		apiequality.Semantic.DeepEqual(desired.Spec, existing.Spec)
 }
 
-// ServiceImportStatusEqual reports whether existing's status.clusters equal
-// desired's. Other status fields are not the syncer's and are ignored.
+// ServiceImportStatusEqual reports whether existing's status.clusters and
+// status.endpointSliceObjects equal desired's, and whether existing holds each
+// of desired's conditions with the same status, reason, message and observed
+// generation (transition times are ignored; conditions of other types are not
+// the syncer's).
 func ServiceImportStatusEqual(desired, existing *mcsv1alpha1.ServiceImport) bool {
-	return slices.Equal(desired.Status.Clusters, existing.Status.Clusters)
+	for _, d := range desired.Status.Conditions {
+		e := meta.FindStatusCondition(existing.Status.Conditions, d.Type)
+		if e == nil || e.Status != d.Status || e.Reason != d.Reason || e.Message != d.Message || e.ObservedGeneration != d.ObservedGeneration {
+			return false
+		}
+	}
+	return slices.Equal(desired.Status.Clusters, existing.Status.Clusters) &&
+		desired.Status.EndpointSliceObjects == existing.Status.EndpointSliceObjects
 }
 
 // EndpointSliceEqual reports whether existing carries desired's labels (from

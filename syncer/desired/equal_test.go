@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
@@ -29,7 +30,7 @@ func storedService(desired *corev1.Service) *corev1.Service {
 }
 
 func TestDerivedServiceEqual(t *testing.T) {
-	desired := DerivedService(mergedService(nil))
+	desired := derivedService(mergedService(nil))
 	tests := []struct {
 		name     string
 		desired  *corev1.Service
@@ -38,7 +39,7 @@ func TestDerivedServiceEqual(t *testing.T) {
 		recreate bool
 	}{
 		{"as stored", desired, func(*corev1.Service) {}, true, false},
-		{"defaulted ClientIP timeout", DerivedService(mergedService(func(s *Service) { s.SessionAffinity = corev1.ServiceAffinityClientIP })),
+		{"defaulted ClientIP timeout", derivedService(mergedService(func(s *Service) { s.SessionAffinity = corev1.ServiceAffinityClientIP })),
 			func(*corev1.Service) {}, true, false},
 		{"our label changed", desired, func(s *corev1.Service) { s.Labels[ServiceImportedLabel] = "false" }, false, false},
 		{"our label removed", desired, func(s *corev1.Service) { delete(s.Labels, ManagedByLabel) }, false, false},
@@ -54,12 +55,22 @@ func TestDerivedServiceEqual(t *testing.T) {
 		}, false, false},
 		{"traffic distribution", desired, func(s *corev1.Service) { s.Spec.TrafficDistribution = ptrTo("PreferClose") }, false, false},
 		{"became headless", desired, func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = "None", []string{"None"} }, false, true},
-		{"was headless", DerivedService(mergedService(func(s *Service) { s.Type = mcsv1alpha1.Headless })), func(s *corev1.Service) {
+		{"was headless", derivedService(mergedService(func(s *Service) { s.Type = mcsv1alpha1.Headless })), func(s *corev1.Service) {
 			s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.96.0.9", []string{"10.96.0.9"}
 		}, false, true},
-		{"dual stack wanted", DerivedService(mergedService(func(s *Service) {
+		{"dual stack wanted", derivedService(mergedService(func(s *Service) {
 			s.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
 		})), func(s *corev1.Service) { s.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicySingleStack) }, false, false},
+		{"families as wanted", DerivedService(mergedService(nil), "d", []corev1.IPFamily{corev1.IPv4Protocol}),
+			func(*corev1.Service) {}, true, false},
+		{"IPv6 VIP wanted, IPv4 stored: a new primary family", DerivedService(mergedService(func(s *Service) {
+			s.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
+		}), "d", []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}), func(*corev1.Service) {}, false, true},
+		{"secondary family wanted", DerivedService(mergedService(func(s *Service) {
+			s.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
+		}), "d", []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}), func(s *corev1.Service) {
+			s.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicySingleStack)
+		}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +87,7 @@ func TestDerivedServiceEqual(t *testing.T) {
 }
 
 func TestServiceImportEqual(t *testing.T) {
-	derived := storedService(DerivedService(mergedService(nil)))
+	derived := storedService(derivedService(mergedService(nil)))
 	desired := ServiceImport(mergedService(func(s *Service) { s.Labels = map[string]string{"tier": "web"} }), derived)
 	tests := []struct {
 		name       string
@@ -86,7 +97,6 @@ func TestServiceImportEqual(t *testing.T) {
 	}{
 		{"as stored", func(si *mcsv1alpha1.ServiceImport) {
 			si.ResourceVersion = "3"
-			si.Status.Conditions = append(si.Status.Conditions, ReadyCondition(conditionOf(nil, "Valid"), true, nil))
 			si.Spec.Ports[0].AppProtocol = ptrTo(*si.Spec.Ports[0].AppProtocol) // equal value, other pointer
 		}, true, true},
 		{"stale exported label", func(si *mcsv1alpha1.ServiceImport) { si.Labels["old"] = "x" }, false, true},
@@ -96,7 +106,22 @@ func TestServiceImportEqual(t *testing.T) {
 		{"ports", func(si *mcsv1alpha1.ServiceImport) { si.Spec.Ports = si.Spec.Ports[1:] }, false, true},
 		{"type", func(si *mcsv1alpha1.ServiceImport) { si.Spec.Type = mcsv1alpha1.Headless }, false, true},
 		{"clusters", func(si *mcsv1alpha1.ServiceImport) { si.Status.Clusters = si.Status.Clusters[:1] }, true, false},
+		{"endpointSliceObjects", func(si *mcsv1alpha1.ServiceImport) {
+			si.Status.EndpointSliceObjects = mcsv1alpha1.EndpointSliceObjectsAbsent
+		}, true, false},
+		{"Ready transition time and other conditions ignored", func(si *mcsv1alpha1.ServiceImport) {
+			si.Status.Conditions[0].LastTransitionTime = metav1.Now()
+			si.Status.Conditions = append(si.Status.Conditions, metav1.Condition{Type: "SomeoneElses", Status: metav1.ConditionTrue})
+		}, true, true},
+		{"Ready status", func(si *mcsv1alpha1.ServiceImport) { si.Status.Conditions[0].Status = metav1.ConditionFalse }, true, false},
+		{"Ready message", func(si *mcsv1alpha1.ServiceImport) { si.Status.Conditions[0].Message = "old" }, true, false},
+		{"Ready generation", func(si *mcsv1alpha1.ServiceImport) { si.Status.Conditions[0].ObservedGeneration = 1 }, true, false},
+		{"Ready missing", func(si *mcsv1alpha1.ServiceImport) { si.Status.Conditions = nil }, true, false},
 	}
+	desired.Status.EndpointSliceObjects = mcsv1alpha1.EndpointSliceObjectsPresent
+	_, ready := ImportStatus(mergedService(nil), derived, nil, 1, nil)
+	ready.ObservedGeneration = 2
+	desired.Status.Conditions = []metav1.Condition{ready}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			existing := desired.DeepCopy()
@@ -116,7 +141,7 @@ func TestEndpointSliceEqual(t *testing.T) {
 	exports := []ClusterExport{clusterExport("cluster-1", 0, newService(withPorts(port("http", "TCP", 80), port("admin", "TCP", 81))),
 		withSlices(sourceSlice("a", discoveryv1.AddressTypeIPv4, ports, ipv4s(1, 3)...)))}
 	s, _ := Merge("default", "web", exports)
-	desired := EndpointSlices(s, exports, 0)[0]
+	desired := mirror(s, exports, 0)[0]
 	tests := []struct {
 		name   string
 		mutate func(*discoveryv1.EndpointSlice)

@@ -133,3 +133,15 @@ func conditionOf(conds []metav1.Condition, t mcsv1alpha1.ServiceExportConditionT
 	}
 	return metav1.Condition{}
 }
+
+// mirror is EndpointSlices into cluster-1 under the seed name, with no filter
+// beyond the fixed ranges.
+func mirror(s *Service, exports []ClusterExport, maxEndpoints int) []*discoveryv1.EndpointSlice {
+	out, _ := EndpointSlices(s, exports, SliceOptions{DerivedName: DerivedServiceName(s.Name), LocalCluster: "cluster-1", MaxEndpoints: maxEndpoints})
+	return out
+}
+
+// derivedService is DerivedService under the seed name, into a cluster of unknown families.
+func derivedService(s *Service) *corev1.Service {
+	return DerivedService(s, DerivedServiceName(s.Name), nil)
+}

@@ -11,7 +11,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
 
@@ -78,6 +81,9 @@ func Merge(namespace, name string, exports []ClusterExport) (*Service, map[strin
 	for _, e := range exports {
 		gen := e.Export.Generation
 		t, reason, msg := importType(e.Service)
+		if reason == mcsv1alpha1.ServiceExportReasonValid {
+			reason, msg = exportedMetadataValid(e.Export)
+		}
 		if reason != mcsv1alpha1.ServiceExportReasonValid {
 			conds[e.ClusterID] = []metav1.Condition{
 				exportCondition(mcsv1alpha1.ServiceExportConditionValid, metav1.ConditionFalse, reason, msg, gen),
@@ -120,6 +126,9 @@ func Merge(namespace, name string, exports []ClusterExport) (*Service, map[strin
 	}
 	fieldReasons, fieldClauses := fieldConflicts(members)
 	reasons, clauses = append(reasons, fieldReasons...), append(clauses, fieldClauses...)
+	if clause := ipFamilyConflict(members, s.IPFamilies); clause != "" {
+		reasons, clauses = append(reasons, string(mcsv1alpha1.ServiceExportReasonIPFamilyConflict)), append(clauses, clause)
+	}
 	for _, m := range members {
 		gen := m.Export.Generation
 		conflict := exportCondition(mcsv1alpha1.ServiceExportConditionConflict, metav1.ConditionFalse,
@@ -151,6 +160,45 @@ func importType(svc *corev1.Service) (mcsv1alpha1.ServiceImportType, mcsv1alpha1
 	default: // ClusterIP, NodePort, LoadBalancer (and an unset type, which defaults to ClusterIP)
 		return mcsv1alpha1.ClusterSetIP, mcsv1alpha1.ServiceExportReasonValid, ""
 	}
+}
+
+// Valid=False reasons of this syncer beyond mcs-api's, for an export whose
+// spec.exportedLabels or spec.exportedAnnotations the apiserver would refuse
+// on the ServiceImport (mcs-api v0.5.2 has no reason for it).
+const (
+	ReasonInvalidExportedLabels      mcsv1alpha1.ServiceExportConditionReason = "InvalidExportedLabels"
+	ReasonInvalidExportedAnnotations mcsv1alpha1.ServiceExportConditionReason = "InvalidExportedAnnotations"
+)
+
+// exportedMetadataValid checks an export's exported labels and annotations
+// as the apiserver checks an object's own; the message names each bad key or
+// value. Such an export takes no part in the merge: it would otherwise make
+// every write of the import fail.
+func exportedMetadataValid(se *mcsv1alpha1.ServiceExport) (mcsv1alpha1.ServiceExportConditionReason, string) {
+	spec := field.NewPath("spec")
+	var reasons, msgs []string
+	// Key by key, so that every message names its key (a bad value alone would not).
+	check := func(reason mcsv1alpha1.ServiceExportConditionReason, m map[string]string, path *field.Path,
+		validate func(map[string]string, *field.Path) field.ErrorList, total error) {
+		var errs field.ErrorList
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			errs = append(errs, validate(map[string]string{k: m[k]}, path.Key(k))...)
+		}
+		if total != nil && len(errs) == 0 { // one huge entry is already reported by its key
+			errs = append(errs, field.TooLong(path, "", apimachineryvalidation.TotalAnnotationSizeLimitB))
+		}
+		if len(errs) > 0 {
+			reasons, msgs = append(reasons, string(reason)), append(msgs, errs.ToAggregate().Error())
+		}
+	}
+	check(ReasonInvalidExportedLabels, se.Spec.ExportedLabels, spec.Child("exportedLabels"), metav1validation.ValidateLabels, nil)
+	check(ReasonInvalidExportedAnnotations, se.Spec.ExportedAnnotations, spec.Child("exportedAnnotations"),
+		apimachineryvalidation.ValidateAnnotations, apimachineryvalidation.ValidateAnnotationsSize(se.Spec.ExportedAnnotations))
+	if len(reasons) == 0 {
+		return mcsv1alpha1.ServiceExportReasonValid, ""
+	}
+	return mcsv1alpha1.ServiceExportConditionReason(strings.Join(reasons, ",")),
+		truncate("the export cannot be imported: "+strings.Join(msgs, "; "), maxConditionMessage)
 }
 
 // olderFirst orders exports by precedence: oldest creationTimestamp first,
@@ -388,6 +436,34 @@ func internalTrafficPolicy(svc *corev1.Service) corev1.ServiceInternalTrafficPol
 		return corev1.ServiceInternalTrafficPolicyCluster
 	}
 	return *svc.Spec.InternalTrafficPolicy
+}
+
+// ipFamilyConflict returns the IPFamilyConflict message clause when the
+// members' family sets differ (members whose Service names no family are
+// unknown and left out), "" otherwise. The merge then imports the union, and
+// traffic of each family reaches only the clusters that serve it: the case
+// mcs-api requires the condition for.
+func ipFamilyConflict(members []constituent, merged []corev1.IPFamily) string {
+	w := familySet(members[0].Service)
+	var others []string
+	for _, m := range members[1:] {
+		if f := familySet(m.Service); f != "" && w != "" && f != w {
+			others = append(others, m.ClusterID+" has "+f)
+		}
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	slices.Sort(others)
+	return fmt.Sprintf("ipFamilies: %s, %s (oldest export) has %s; importing %s, each family reaching only the clusters that serve it",
+		strings.Join(others, ", "), members[0].ClusterID, w, joinFamilies(merged))
+}
+
+// familySet renders a Service's IP families as a sorted set ("IPv4+IPv6").
+func familySet(svc *corev1.Service) string {
+	f := slices.Clone(svc.Spec.IPFamilies)
+	slices.Sort(f)
+	return joinFamilies(slices.Compact(f))
 }
 
 // ipFamilies is the union of the members' IP families in precedence order.

@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,6 +115,70 @@ func TestMergeClustersAndValidity(t *testing.T) {
 	}
 }
 
+// TestMergeInvalidExportedMetadata: exported labels or annotations the apiserver would
+// refuse on the ServiceImport make the export Valid=False, naming the key, and keep it out of
+// the merge, rather than a ServiceImport write failing forever.
+func TestMergeInvalidExportedMetadata(t *testing.T) {
+	long := strings.Repeat("v", 64)
+	tests := []struct {
+		name       string
+		opts       []exportOpt
+		wantReason string // "" when valid
+		wantInMsg  []string
+	}{
+		{"valid", []exportOpt{exportedLabels(map[string]string{"tier": "web", "example.com/team": "a"}),
+			exportedAnnotations(map[string]string{"example.com/note": "any text: allowed"})}, "", nil},
+		{"label key with a space", []exportOpt{exportedLabels(map[string]string{"bad key": "x"})},
+			"InvalidExportedLabels", []string{"spec.exportedLabels", "bad key"}},
+		{"label value too long", []exportOpt{exportedLabels(map[string]string{"tier": long})},
+			"InvalidExportedLabels", []string{"spec.exportedLabels", "tier"}},
+		{"label value with a slash", []exportOpt{exportedLabels(map[string]string{"tier": "a/b"})},
+			"InvalidExportedLabels", []string{"a/b"}},
+		{"annotation key with two slashes", []exportOpt{exportedAnnotations(map[string]string{"a/b/c": "x"})},
+			"InvalidExportedAnnotations", []string{"spec.exportedAnnotations", "a/b/c"}},
+		{"annotations too large in total", []exportOpt{exportedAnnotations(map[string]string{"big": strings.Repeat("x", 256*1024+1)})},
+			"InvalidExportedAnnotations", []string{"spec.exportedAnnotations[big]", "Too long"}},
+		{"annotations too large only together", []exportOpt{exportedAnnotations(map[string]string{
+			"a": strings.Repeat("x", 200*1024), "b": strings.Repeat("x", 200*1024)})},
+			"InvalidExportedAnnotations", []string{"spec.exportedAnnotations: Too long"}},
+		{"both", []exportOpt{exportedLabels(map[string]string{"-bad": "x"}), exportedAnnotations(map[string]string{"/": "x"})},
+			"InvalidExportedLabels,InvalidExportedAnnotations", []string{"-bad", "/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, conds := Merge("default", "web", []ClusterExport{
+				clusterExport("cluster-1", 0, newService(), tt.opts...),
+				clusterExport("cluster-2", 1, newService()),
+			})
+			valid := conditionOf(conds["cluster-1"], mcsv1alpha1.ServiceExportConditionValid)
+			if tt.wantReason == "" {
+				if valid.Status != metav1.ConditionTrue || len(s.Clusters) != 2 {
+					t.Errorf("Valid = %+v, clusters %v; want True and both clusters", valid, s.Clusters)
+				}
+				return
+			}
+			if valid.Status != metav1.ConditionFalse || valid.Reason != tt.wantReason {
+				t.Errorf("Valid = %s/%s, want False/%s", valid.Status, valid.Reason, tt.wantReason)
+			}
+			for _, part := range tt.wantInMsg {
+				if !strings.Contains(valid.Message, part) {
+					t.Errorf("Valid message %q does not name %q", valid.Message, part)
+				}
+			}
+			if len(valid.Message) > maxConditionMessage {
+				t.Errorf("Valid message of %d bytes", len(valid.Message))
+			}
+			if !slices.Equal(s.Clusters, []string{"cluster-2"}) || s.Winner != "cluster-2" {
+				t.Errorf("merged clusters %v winner %s, want only cluster-2", s.Clusters, s.Winner)
+			}
+			ready := ReadyCondition(valid, false, nil)
+			if ready.Status != metav1.ConditionFalse || ready.Reason != string(mcsv1alpha1.ServiceExportReasonFailed) {
+				t.Errorf("Ready = %s/%s, want False/Failed: waiting will not fix it", ready.Status, ready.Reason)
+			}
+		})
+	}
+}
+
 func TestMergeConflicts(t *testing.T) {
 	labels := func(v string) exportOpt { return exportedLabels(map[string]string{"tier": v}) }
 	tests := []struct {
@@ -156,6 +221,18 @@ func TestMergeConflicts(t *testing.T) {
 				exportedAnnotations(map[string]string{"a": "b"})),
 			"PortConflict,TypeConflict,SessionAffinityConflict,AnnotationsConflict,LabelsConflict",
 			[]string{"ports: ", "; type: ", "; sessionAffinity: ", "; exportedAnnotations: ", "; exportedLabels: "}},
+		{"IPv4-only and IPv6-only", clusterExport("cluster-1", 0, newService()), clusterExport("cluster-2", 1, newService(withFamilies(corev1.IPv6Protocol))),
+			"IPFamilyConflict", []string{"ipFamilies: cluster-2 has IPv6, cluster-1 (oldest export) has IPv4; importing IPv4+IPv6"}},
+		{"dual-stack and IPv4-only", clusterExport("cluster-1", 0, newService(withFamilies(corev1.IPv6Protocol, corev1.IPv4Protocol))),
+			clusterExport("cluster-2", 1, newService()),
+			"IPFamilyConflict", []string{"ipFamilies: cluster-2 has IPv4, cluster-1 (oldest export) has IPv4+IPv6; importing IPv6+IPv4"}},
+		{"same families in another order agree", clusterExport("cluster-1", 0, newService(withFamilies(corev1.IPv6Protocol, corev1.IPv4Protocol))),
+			clusterExport("cluster-2", 1, newService(withFamilies(corev1.IPv4Protocol, corev1.IPv6Protocol))), "NoConflicts", nil},
+		{"unknown families are no conflict", clusterExport("cluster-1", 0, newService()), clusterExport("cluster-2", 1, newService(withFamilies())),
+			"NoConflicts", nil},
+		{"ports and families, families last", clusterExport("cluster-1", 0, newService()),
+			clusterExport("cluster-2", 1, newService(withFamilies(corev1.IPv6Protocol), withPorts(port("http", "TCP", 8080)))),
+			"PortConflict,IPFamilyConflict", []string{"ports: ", "; ipFamilies: "}},
 		{"newer export wins nothing", clusterExport("cluster-1", 1, newService(headless())), clusterExport("cluster-2", 0, newService()),
 			"TypeConflict", []string{"type: cluster-1 has Headless; using ClusterSetIP from cluster-2 (oldest export)"}},
 	}

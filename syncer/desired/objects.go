@@ -1,8 +1,11 @@
 package desired
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,16 +13,23 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
 
-// DerivedService is the Service standing in for the import in a target
-// cluster: type ClusterIP (headless for a Headless import), the merged ports
-// with targetPort equal to port, no selector (endpoints arrive as mirrored
-// slices) and the syncer's labels. It asks for PreferDualStack when any
-// constituent Service is dual-stack, and otherwise leaves the IP families to
-// the target cluster's defaults.
-func DerivedService(s *Service) *corev1.Service {
+// DerivedService is the Service named name standing in for the import in a
+// target cluster: type ClusterIP (headless for a Headless import), the merged
+// ports with targetPort equal to port, no selector (endpoints arrive as
+// mirrored slices) and the syncer's labels.
+//
+// Its IP families are the merged families that the target serves
+// (targetFamilies, from its Service CIDRs), in merged order: one gives
+// SingleStack of that family, so IPv6-only sources get an IPv6 VIP in an
+// IPv4-primary dual-stack cluster; two give PreferDualStack. When no merged
+// family is served, the families are left to the target's defaults (the
+// apiserver would refuse the others; the import reports IPFamilyNotSupported).
+// With targetFamilies unknown (nil), only a dual-stack merge asks for
+// PreferDualStack.
+func DerivedService(s *Service, name string, targetFamilies []corev1.IPFamily) *corev1.Service {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      DerivedServiceName(s.Name),
+			Name:      name,
 			Namespace: s.Namespace,
 			Labels: map[string]string{
 				mcsv1alpha1.LabelServiceName: s.Name,
@@ -35,6 +45,20 @@ func DerivedService(s *Service) *corev1.Service {
 			TrafficDistribution:   clonePtr(s.TrafficDistribution),
 		},
 	}
+	if s.Type == mcsv1alpha1.Headless {
+		svc.Spec.ClusterIP = corev1.ClusterIPNone
+	}
+	switch families := servedFamilies(s.IPFamilies, targetFamilies); {
+	case targetFamilies == nil && len(s.IPFamilies) > 1:
+		svc.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicyPreferDualStack)
+	case targetFamilies == nil || len(families) == 0:
+	case len(families) == 1:
+		svc.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicySingleStack)
+		svc.Spec.IPFamilies = families
+	default:
+		svc.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicyPreferDualStack)
+		svc.Spec.IPFamilies = families
+	}
 	for _, p := range s.Ports {
 		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
 			Name:        p.Name,
@@ -44,19 +68,27 @@ func DerivedService(s *Service) *corev1.Service {
 			TargetPort:  intstr.FromInt32(p.Port),
 		})
 	}
-	switch {
-	case s.Type == mcsv1alpha1.Headless:
-		svc.Spec.ClusterIP = corev1.ClusterIPNone
-	case len(s.IPFamilies) > 1:
-		svc.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicyPreferDualStack)
-	}
 	return svc
 }
 
-// ServiceImport is the import of s in a target cluster. Its ips and ipFamilies
-// are the clusterIPs of the live derived Service, in order; both stay empty
-// for a Headless import or while derived is nil (not yet created). Labels and
-// annotations are the exported ones plus the syncer's own, which win.
+// servedFamilies returns the merged families the target serves, in merged order.
+func servedFamilies(merged, target []corev1.IPFamily) []corev1.IPFamily {
+	var out []corev1.IPFamily
+	for _, f := range merged {
+		if slices.Contains(target, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ServiceImport is the import of s in a target cluster whose derived Service
+// is derived (as live, with its cluster IPs). A ClusterSetIP import's ips and
+// ipFamilies are derived's clusterIPs, in order; a Headless import has no ips
+// and the merged families (derived's when the sources name none). Labels and
+// annotations are the exported ones plus the syncer's own, which win; the
+// DerivedServiceAnnotation records derived's name. The status holds
+// status.clusters; ImportStatus completes it.
 func ServiceImport(s *Service, derived *corev1.Service) *mcsv1alpha1.ServiceImport {
 	labels := maps.Clone(s.Labels)
 	if labels == nil {
@@ -67,7 +99,7 @@ func ServiceImport(s *Service, derived *corev1.Service) *mcsv1alpha1.ServiceImpo
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[DerivedServiceAnnotation] = DerivedServiceName(s.Name)
+	annotations[DerivedServiceAnnotation] = derived.Name
 
 	si := &mcsv1alpha1.ServiceImport{
 		ObjectMeta: metav1.ObjectMeta{
@@ -91,8 +123,13 @@ func ServiceImport(s *Service, derived *corev1.Service) *mcsv1alpha1.ServiceImpo
 		p.AppProtocol = clonePtr(p.AppProtocol)
 		si.Spec.Ports = append(si.Spec.Ports, p)
 	}
-	if s.Type == mcsv1alpha1.ClusterSetIP && derived != nil {
+	switch {
+	case s.Type == mcsv1alpha1.ClusterSetIP:
 		si.Spec.IPs, si.Spec.IPFamilies = clusterIPs(derived)
+	case len(s.IPFamilies) > 0:
+		si.Spec.IPFamilies = slices.Clone(s.IPFamilies)
+	default:
+		si.Spec.IPFamilies = slices.Clone(derived.Spec.IPFamilies)
 	}
 	for _, c := range s.Clusters {
 		si.Status.Clusters = append(si.Status.Clusters, mcsv1alpha1.ClusterStatus{Cluster: c})
@@ -121,4 +158,45 @@ func clusterIPs(svc *corev1.Service) ([]string, []corev1.IPFamily) {
 		}
 	}
 	return out, families
+}
+
+// ImportStatus is the rest of an import's status in one target, given how the
+// writer fared: status.endpointSliceObjects (Present when the import has
+// mirrored slices in the cluster, else Absent) and the Ready condition:
+//   - False, IPFamilyNotSupported: the target serves none of the merged
+//     families (targetFamilies nil means unknown, which never reports this);
+//   - Unknown, Pending: a ClusterSetIP import whose derived Service has no
+//     cluster IP yet;
+//   - False, Pending: some mirrored slices could not be written (slicesErr);
+//   - True, Ready otherwise.
+func ImportStatus(s *Service, derived *corev1.Service, targetFamilies []corev1.IPFamily, sliceCount int, slicesErr error) (mcsv1alpha1.EndpointSliceObjectsStatus, metav1.Condition) {
+	objects := mcsv1alpha1.EndpointSliceObjectsAbsent
+	if sliceCount > 0 {
+		objects = mcsv1alpha1.EndpointSliceObjectsPresent
+	}
+	ready := func(status metav1.ConditionStatus, reason mcsv1alpha1.ServiceImportConditionReason, msg string) metav1.Condition {
+		return metav1.Condition{Type: string(mcsv1alpha1.ServiceImportConditionReady), Status: status, Reason: string(reason),
+			Message: truncate(msg, maxConditionMessage)}
+	}
+	ips, _ := clusterIPs(derived)
+	switch {
+	case targetFamilies != nil && len(s.IPFamilies) > 0 && len(servedFamilies(s.IPFamilies, targetFamilies)) == 0:
+		return objects, ready(metav1.ConditionFalse, mcsv1alpha1.ServiceImportReasonIPFamilyNotSupported,
+			fmt.Sprintf("the exported Services are %s; this cluster serves %s", joinFamilies(s.IPFamilies), joinFamilies(targetFamilies)))
+	case s.Type == mcsv1alpha1.ClusterSetIP && len(ips) == 0:
+		return objects, ready(metav1.ConditionUnknown, mcsv1alpha1.ServiceImportReasonPending,
+			"waiting for the derived Service "+derived.Name+" to get a cluster IP")
+	case slicesErr != nil:
+		return objects, ready(metav1.ConditionFalse, mcsv1alpha1.ServiceImportReasonPending,
+			"some mirrored EndpointSlices could not be written: "+slicesErr.Error())
+	}
+	return objects, ready(metav1.ConditionTrue, mcsv1alpha1.ServiceImportReasonReady, "the import and its endpoints are in place")
+}
+
+func joinFamilies(f []corev1.IPFamily) string {
+	s := make([]string, len(f))
+	for i, x := range f {
+		s[i] = string(x)
+	}
+	return strings.Join(s, "+")
 }

@@ -59,7 +59,7 @@ func TestRoundTripThroughAPIServer(t *testing.T) {
 				t.Fatalf("no merged service: %v", conds)
 			}
 			if name == "db" {
-				sl := desired.EndpointSlices(s, exports, 0)
+				sl := mirror(s, exports, 0)
 				if len(sl) != 1 || sl[0].Endpoints[0].Hostname == nil || *sl[0].Endpoints[0].Hostname != "db-0" {
 					t.Errorf("the headless endpoint's hostname is not mirrored: %+v", sl)
 				}
@@ -92,7 +92,7 @@ func TestRoundTripThroughAPIServer(t *testing.T) {
 		_, err := rt.kube.CoreV1().Namespaces().Create(rt.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "split"}}, metav1.CreateOptions{})
 		rt.must(err)
 		s, _ := desired.Merge("split", "web", exports)
-		want := desired.EndpointSlices(s, exports, desired.MaxEndpointsPerSlice)
+		want := mirror(s, exports, desired.MaxEndpointsPerSlice)
 		base := desired.DerivedServiceName("web") + "-" + rt.c.ID
 		if got := names(want); !slices.Equal(got, []string{base, base + ".2", base + ".ipv6"}) {
 			t.Fatalf("slice names %v", got)
@@ -188,7 +188,7 @@ func (rt *roundTrip) exports(name string) []desired.ClusterExport {
 // as a writer starting from nothing does.
 func (rt *roundTrip) write(s *desired.Service, exports []desired.ClusterExport, conds []metav1.Condition) {
 	rt.t.Helper()
-	derived, err := rt.kube.CoreV1().Services(s.Namespace).Create(rt.ctx, desired.DerivedService(s), metav1.CreateOptions{})
+	derived, err := rt.kube.CoreV1().Services(s.Namespace).Create(rt.ctx, desired.DerivedService(s, desired.DerivedServiceName(s.Name), nil), metav1.CreateOptions{})
 	rt.must(err)
 	si := desired.ServiceImport(s, derived)
 	created, err := rt.mcs.MulticlusterV1alpha1().ServiceImports(s.Namespace).Create(rt.ctx, si, metav1.CreateOptions{})
@@ -196,7 +196,7 @@ func (rt *roundTrip) write(s *desired.Service, exports []desired.ClusterExport, 
 	created.Status = si.Status
 	_, err = rt.mcs.MulticlusterV1alpha1().ServiceImports(s.Namespace).UpdateStatus(rt.ctx, created, metav1.UpdateOptions{})
 	rt.must(err)
-	rt.writeSlices(desired.EndpointSlices(s, exports, 0))
+	rt.writeSlices(mirror(s, exports, 0))
 
 	export := exports[0].Export.DeepCopy()
 	export.Status.Conditions, _ = desired.SetConditions(export.Status.Conditions, withReady(conds), metav1.Now())
@@ -226,7 +226,7 @@ func (rt *roundTrip) writeSlices(sl []*discoveryv1.EndpointSlice) {
 func (rt *roundTrip) check(s *desired.Service, exports []desired.ClusterExport, conds []metav1.Condition) {
 	t := rt.t
 	t.Helper()
-	want := desired.DerivedService(s)
+	want := desired.DerivedService(s, desired.DerivedServiceName(s.Name), nil)
 	derived, err := rt.kube.CoreV1().Services(s.Namespace).Get(rt.ctx, want.Name, metav1.GetOptions{})
 	rt.must(err)
 	if !desired.DerivedServiceEqual(want, derived) || desired.NeedsRecreate(want, derived) {
@@ -244,7 +244,7 @@ func (rt *roundTrip) check(s *desired.Service, exports []desired.ClusterExport, 
 	if s.Type == mcsv1alpha1.Headless && len(si.Spec.IPs) != 0 {
 		t.Errorf("headless ServiceImport has ips %v", si.Spec.IPs)
 	}
-	rt.checkSlices(s.Namespace, s.Name, desired.EndpointSlices(s, exports, 0))
+	rt.checkSlices(s.Namespace, s.Name, mirror(s, exports, 0))
 
 	export, err := rt.mcs.MulticlusterV1alpha1().ServiceExports(s.Namespace).Get(rt.ctx, s.Name, metav1.GetOptions{})
 	rt.must(err)
@@ -277,4 +277,11 @@ func (rt *roundTrip) checkSlices(namespace, name string, want []*discoveryv1.End
 			t.Errorf("slice %s differs after a round trip:\nwant %+v\ngot  %+v", w.Name, w, got)
 		}
 	}
+}
+
+// mirror is desired.EndpointSlices into cluster-1 under the seed name.
+func mirror(s *desired.Service, exports []desired.ClusterExport, maxEndpoints int) []*discoveryv1.EndpointSlice {
+	out, _ := desired.EndpointSlices(s, exports, desired.SliceOptions{
+		DerivedName: desired.DerivedServiceName(s.Name), LocalCluster: "cluster-1", MaxEndpoints: maxEndpoints})
+	return out
 }

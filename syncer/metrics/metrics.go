@@ -40,6 +40,10 @@ type Metrics struct {
 	MembersRefused *prometheus.CounterVec
 	// Skipped counts imports not written into a target, by reason (NamespaceMissing, Clash).
 	Skipped *prometheus.CounterVec
+	// EndpointsDropped counts member endpoints not mirrored into a target, by the member
+	// that published them and the reason (desired.DropReason). Each endpoint is counted once
+	// when it starts being dropped, not on every resync.
+	EndpointsDropped *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, plus the Go and process collectors, in a new
@@ -76,10 +80,14 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "imports_skipped_total",
 			Help: "Imports not written into a target cluster, by reason.",
 		}, []string{"cluster", "reason"}),
+		EndpointsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "endpoints_dropped_total",
+			Help: "Member endpoints not mirrored into a target cluster (an address its apiserver would refuse, in its Service CIDRs, loopback, link-local, unspecified or multicast), by source cluster and reason.",
+		}, []string{"cluster", "reason"}),
 	}
 	m.Registry.MustRegister(
 		m.SyncDuration, m.SyncErrors, m.Writes, m.MembersConnected, m.MembersStale,
-		m.MembersRefused, m.Skipped,
+		m.MembersRefused, m.Skipped, m.EndpointsDropped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -21,7 +21,7 @@ import (
 )
 
 func (e *Env) newCluster(index, port int) *Cluster {
-	return &Cluster{
+	c := &Cluster{
 		ID:          fmt.Sprintf("cluster-%d", index),
 		ServiceCIDR: fmt.Sprintf("10.%d.0.0/16", 100+index),
 		NodeName:    fmt.Sprintf("cluster-%d-node", index),
@@ -29,6 +29,18 @@ func (e *Env) newCluster(index, port int) *Cluster {
 		port:        port,
 		env:         e,
 	}
+	if index <= e.opts.DualStackClusters {
+		c.ServiceCIDRIPv6 = fmt.Sprintf("fd00:%d::/112", 100+index)
+	}
+	return c
+}
+
+// serviceRanges is the apiserver's --service-cluster-ip-range: IPv4, then IPv6 if dual-stack.
+func (c *Cluster) serviceRanges() string {
+	if c.ServiceCIDRIPv6 == "" {
+		return c.ServiceCIDR
+	}
+	return c.ServiceCIDR + "," + c.ServiceCIDRIPv6
 }
 
 // bootstrap starts the cluster's apiserver, writes its kubeconfig, installs
@@ -74,7 +86,7 @@ func (c *Cluster) apiserverArgs() []string {
 		"--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", c.port),
 		"--cert-dir=" + filepath.Join(c.dir, "certs"),
-		"--service-cluster-ip-range=" + c.ServiceCIDR,
+		"--service-cluster-ip-range=" + c.serviceRanges(),
 		"--token-auth-file=" + filepath.Join(c.dir, "tokens.csv"),
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://" + c.ID + ".localenv.invalid",
@@ -161,7 +173,9 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 		Bin:  filepath.Join(c.env.bin, "kube-controller-manager"),
 		Args: []string{
 			"--kubeconfig=" + c.Kubeconfig,
-			"--controllers=endpointslice",
+			// resourcequota: quotas are enforced at admission only once it has
+			// computed their usage.
+			"--controllers=endpointslice,resourcequota",
 			"--leader-elect=false",
 			"--secure-port=0",
 			"--use-service-account-credentials=false",

@@ -31,8 +31,11 @@ type Options struct {
 	// Clusters is the number of member clusters, 1 to MaxClusters.
 	Clusters int
 	// ControllerManager also runs a kube-controller-manager with the
-	// EndpointSlice controller in every cluster.
+	// EndpointSlice and ResourceQuota controllers in every cluster.
 	ControllerManager bool
+	// DualStackClusters makes the first N clusters dual-stack, IPv4 primary: they
+	// also get the IPv6 Service range ServiceCIDRIPv6.
+	DualStackClusters int
 	// ClusterSetID is the clusterset.k8s.io property; default "clusterset-1".
 	ClusterSetID string
 	// Dir holds data, logs and kubeconfigs. Empty means a temp dir that Stop
@@ -77,8 +80,11 @@ type Cluster struct {
 	Kubeconfig string
 	// Config is the same admin access, with raised QPS and Burst.
 	Config *rest.Config
-	// ServiceCIDR is the cluster's --service-cluster-ip-range.
+	// ServiceCIDR is the cluster's (IPv4) --service-cluster-ip-range.
 	ServiceCIDR string
+	// ServiceCIDRIPv6 is the cluster's secondary, IPv6 Service range; empty
+	// unless the cluster is dual-stack (Options.DualStackClusters).
+	ServiceCIDRIPv6 string
 	// Server is the apiserver URL.
 	Server string
 	// NodeName is the cluster's one Node, in zone <ID>-zone, to which
@@ -177,6 +183,9 @@ func (l testLog) Write(p []byte) (int, error) {
 func (o *Options) validate() error {
 	if o.Clusters < 1 || o.Clusters > MaxClusters {
 		return fmt.Errorf("clusters must be between 1 and %d, got %d", MaxClusters, o.Clusters)
+	}
+	if o.DualStackClusters < 0 || o.DualStackClusters > o.Clusters {
+		return fmt.Errorf("dual-stack clusters must be between 0 and %d, got %d", o.Clusters, o.DualStackClusters)
 	}
 	if o.ClusterSetID == "" {
 		o.ClusterSetID = "clusterset-1"

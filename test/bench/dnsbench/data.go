@@ -156,14 +156,15 @@ func loadService(ctx context.Context, kube kubernetes.Interface, mc mcsclient.In
 	if s == nil {
 		return fmt.Errorf("no valid export")
 	}
-	derived, err := kube.CoreV1().Services(benchNamespace).Create(ctx, desired.DerivedService(s), metav1.CreateOptions{})
+	derived, err := kube.CoreV1().Services(benchNamespace).Create(ctx, desired.DerivedService(s, desired.DerivedServiceName(s.Name), nil), metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
 	if _, err := mc.MulticlusterV1alpha1().ServiceImports(benchNamespace).Create(ctx, desired.ServiceImport(s, derived), metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	for _, sl := range desired.EndpointSlices(s, exports, desired.DefaultMaxEndpointsPerSlice) {
+	slices, _ := desired.EndpointSlices(s, exports, desired.SliceOptions{DerivedName: derived.Name})
+	for _, sl := range slices {
 		if _, err := kube.DiscoveryV1().EndpointSlices(benchNamespace).Create(ctx, sl, metav1.CreateOptions{}); err != nil {
 			return err
 		}

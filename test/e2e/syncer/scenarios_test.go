@@ -39,7 +39,6 @@ func (s *suite) run(t *testing.T) {
 	t.Run("LargeAndSplitServices", s.testLargeAndSplitServices)
 	t.Run("MissingNamespace", s.testMissingNamespace)
 	t.Run("Clash", s.testClash)
-	t.Run("NameCollision", s.testNameCollision)
 	if s.mode == app.ModePull {
 		t.Run("PodsThroughControllerManager", s.testPodsThroughControllerManager)
 	}
@@ -347,76 +346,5 @@ func (s *suite) testClash(t *testing.T) {
 		eventually(t, "Ready=False on the export", func() error {
 			return s.checkConditions(c1, ns, name, "Ready=False/Failed")
 		})
-	}
-}
-
-// testNameCollision: two services whose derived names collide (Adler-32). The first one
-// imported keeps the name, the other is reported and left out, without either being
-// overwritten back and forth; once the first is unexported, the other is imported.
-func (s *suite) testNameCollision(t *testing.T) {
-	const ns = "collision"
-	s.namespace(t, ns)
-	c1 := s.cluster("cluster-1")
-	first, second := collidingNames()
-	http := []discoveryv1.EndpointPort{slicePort("http", 8080)}
-	for i, name := range []string{first, second} {
-		s.createService(t, c1, service(ns, name, corev1.ServiceTypeClusterIP, port("http", 80)))
-		s.createSlice(t, c1, ns, name, name+"-1", discoveryv1.AddressTypeIPv4, http, ips(fmt.Sprintf("10.13%d", i), 1))
-	}
-	want := func(i int) imported {
-		return imported{typ: mcsv1alpha1.ClusterSetIP, ports: []string{"http/TCP/80"}, clusters: []string{"cluster-1"},
-			eps: map[string][]string{"cluster-1": addresses(ips(fmt.Sprintf("10.13%d", i), 1))}}
-	}
-	s.export(t, c1, ns, first)
-	eventually(t, first+" imported", func() error {
-		return s.inAll(func(c *harness.Cluster) error { return s.checkImport(c, ns, first, want(0)) })
-	})
-	s.export(t, c1, ns, second)
-	eventually(t, second+" reported", func() error {
-		if err := s.checkConditions(c1, ns, second, "Valid=True/Valid", "Ready=False/Failed"); err != nil {
-			return err
-		}
-		if msg := s.condition(c1, ns, second, "Ready").Message; !strings.Contains(msg, "collides") {
-			return fmt.Errorf("Ready message %q does not explain the collision", msg)
-		}
-		return nil
-	})
-	writes := func() float64 {
-		sum := 0.0
-		for _, sy := range s.syncers {
-			sum += sy.Writes()
-		}
-		return sum
-	}
-	before := writes()
-	time.Sleep(2 * time.Second)
-	if after := writes(); after != before {
-		t.Errorf("%v writes while nothing changed: the colliding imports fight", after-before)
-	}
-	if err := s.inAll(func(c *harness.Cluster) error { return s.checkImport(c, ns, first, want(0)) }); err != nil {
-		t.Error(err)
-	}
-
-	s.unexport(t, c1, ns, first)
-	eventually(t, second+" imported once the name is free", func() error {
-		return s.inAll(func(c *harness.Cluster) error {
-			if _, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, first, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("import of %s still there (%v)", first, err)
-			}
-			return s.checkImport(c, ns, second, want(1))
-		})
-	})
-}
-
-// collidingNames returns two service names with the same derived name.
-func collidingNames() (string, string) {
-	seen := map[string]string{}
-	for i := 0; ; i++ {
-		name := fmt.Sprintf("web-%d", i)
-		d := desired.DerivedServiceName(name)
-		if other, ok := seen[d]; ok {
-			return other, name
-		}
-		seen[d] = name
 	}
 }

@@ -46,11 +46,16 @@ type suite struct {
 }
 
 func newSuite(t *testing.T, mode string, controllerManager bool) *suite {
+	return newSuiteWith(t, mode, localenv.Options{Clusters: 3, ControllerManager: controllerManager})
+}
+
+// newSuiteWith is newSuite on a clusterset started with opts.
+func newSuiteWith(t *testing.T, mode string, opts localenv.Options) *suite {
 	if testing.Short() {
 		t.Skip("starts real apiservers")
 	}
 	ctx := klog.NewContext(context.Background(), ktesting.NewLogger(t, ktesting.NewConfig(ktesting.Verbosity(1))))
-	env := localenv.StartT(t, localenv.Options{Clusters: 3, ControllerManager: controllerManager})
+	env := localenv.StartT(t, opts)
 	clusters, err := harness.Clusters(ctx, env)
 	if err != nil {
 		t.Fatal(err)
@@ -234,13 +239,18 @@ type imported struct {
 	sliceNames []string
 }
 
-// checkImport checks the ServiceImport, the derived Service and the mirrored slices of
-// ns/name in c.
+// checkImport checks the ServiceImport, the derived Service (the one the import's
+// annotation names, which must be one of the service's derived names) and the mirrored
+// slices of ns/name in c.
 func (s *suite) checkImport(c *harness.Cluster, ns, name string, w imported) error {
-	derivedName := desired.DerivedServiceName(name)
 	si, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
+	}
+	derivedName := si.Annotations[desired.DerivedServiceAnnotation]
+	if !slices.Contains(desired.DerivedServiceNames(name), derivedName) {
+		return fmt.Errorf("%s/%s: import annotation %s=%q is none of the service's derived names %v",
+			ns, name, desired.DerivedServiceAnnotation, derivedName, desired.DerivedServiceNames(name))
 	}
 	svc, err := c.Kube.CoreV1().Services(ns).Get(s.ctx, derivedName, metav1.GetOptions{})
 	if err != nil {
@@ -265,9 +275,6 @@ func (s *suite) checkImport(c *harness.Cluster, ns, name string, w imported) err
 	}
 	if !slices.Equal(clusters, w.clusters) {
 		fail("import status.clusters %v, want %v", clusters, w.clusters)
-	}
-	if a := si.Annotations[desired.DerivedServiceAnnotation]; a != derivedName {
-		fail("import annotation %s=%q, want %q", desired.DerivedServiceAnnotation, a, derivedName)
 	}
 	if !desired.IsManaged(si) || !desired.IsManaged(svc) {
 		fail("import or derived Service without the managed-by label")
@@ -344,8 +351,11 @@ func (s *suite) checkGone(c *harness.Cluster, ns, name string) error {
 	if _, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		return fmt.Errorf("ServiceImport %s/%s still there (%v)", ns, name, err)
 	}
-	if _, err := c.Kube.CoreV1().Services(ns).Get(s.ctx, desired.DerivedServiceName(name), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		return fmt.Errorf("derived Service of %s/%s still there (%v)", ns, name, err)
+	for _, d := range desired.DerivedServiceNames(name) {
+		if svc, err := c.Kube.CoreV1().Services(ns).Get(s.ctx, d, metav1.GetOptions{}); !apierrors.IsNotFound(err) &&
+			(err != nil || svc.Labels[mcsv1alpha1.LabelServiceName] == name) {
+			return fmt.Errorf("derived Service %s of %s/%s still there (%v)", d, ns, name, err)
+		}
 	}
 	list, err := c.Kube.DiscoveryV1().EndpointSlices(ns).List(s.ctx, metav1.ListOptions{LabelSelector: mcsv1alpha1.LabelServiceName + "=" + name})
 	if err != nil {
