@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -400,17 +401,20 @@ func (s *syncer) run(ctx context.Context) error {
 }
 
 // admit starts the caches of a member (and, when written into, its target) and hands them to
-// the controller, which counts the member as unknown until they have synced. The local
-// cluster in pull mode is both member and target.
-func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto bool) {
+// the controller, which counts the member as unknown until they have synced. Admitted under
+// the ID of a member the controller has, they replace it at once, and its caches can stop
+// once these have synced (synced). The local cluster in pull mode is both member and target.
+func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto bool) (synced cache.InformerSynced) {
 	src := source.New(id, cl.kube, cl.mcs, s.ctrl.Enqueue)
 	src.Run(ctx)
 	s.ctrl.AddMember(ctx, src, writeInto)
-	if writeInto {
-		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl)
-		t.Run(ctx)
-		s.ctrl.AddTarget(ctx, t)
+	if !writeInto {
+		return src.HasSynced
 	}
+	t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl)
+	t.Run(ctx)
+	s.ctrl.AddTarget(ctx, t)
+	return func() bool { return src.HasSynced() && t.HasSynced() }
 }
 
 // serve starts the metrics and health servers; Wait returns once they have stopped.

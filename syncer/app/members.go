@@ -283,13 +283,13 @@ func (m *membership) stopLocked(ctx context.Context, c *conn) {
 	if c.state == admitted && m.holders[c.id] == c {
 		if next := m.claimantLocked(c); next != nil {
 			klog.FromContext(ctx).Info("Member handed over", "cluster", c.id, "from", c.cand.Origin, "to", next.cand.Origin)
-			m.swapLocked(c, next)
-		} else {
-			m.s.ctrl.RemoveMember(c.id)
-			c.cancel()
-			m.s.tracker.Forget(c.id)
-			delete(m.holders, c.id)
+			m.swapLocked(c, next) // stops c once next has synced
+			return
 		}
+		m.s.ctrl.RemoveMember(c.id)
+		c.cancel()
+		m.s.tracker.Forget(c.id)
+		delete(m.holders, c.id)
 	}
 	c.cancel()
 }
@@ -401,14 +401,17 @@ func (m *membership) admitLocked(c *conn) {
 	m.joinLocked(c)
 }
 
-// swapLocked replaces the admitted connection old by c, for the same cluster ID, with as
-// short a gap as the controller allows: RemoveMember and AddMember back to back, and the
-// member counts as unknown (kept) while the new caches sync.
+// swapLocked replaces the admitted connection old by c, for the same cluster ID, without a
+// gap: the controller swaps members of one ID atomically and counts the new one as unknown
+// (kept as it was) until its caches have synced; the old caches serve until then.
 func (m *membership) swapLocked(old, c *conn) {
-	m.s.ctrl.RemoveMember(old.id)
-	old.cancel()
 	m.holders[c.id] = c
-	m.joinLocked(c)
+	synced := m.s.admit(c.ctx, c.id, c.cl, m.s.opts.Mode == ModeHub)
+	m.admittedLocked(c)
+	go func() {
+		cache.WaitForCacheSync(c.ctx.Done(), synced)
+		old.cancel()
+	}()
 }
 
 func (m *membership) refuseLocked(ctx context.Context, logger klog.Logger, c *conn, r *member.Refusal) {
@@ -425,6 +428,10 @@ func (m *membership) countRefusal(logger klog.Logger, r *member.Refusal) {
 // joinLocked starts the caches of an admitted candidate and hands them to the controller.
 func (m *membership) joinLocked(c *conn) {
 	m.s.admit(c.ctx, c.id, c.cl, m.s.opts.Mode == ModeHub)
+	m.admittedLocked(c)
+}
+
+func (m *membership) admittedLocked(c *conn) {
 	c.state = admitted
 	klog.FromContext(c.ctx).Info("Member admitted", "member", c.cand.Origin, "cluster", c.id)
 	go m.s.tracker.Track(c.ctx, c.id, c.cl.kube)
