@@ -46,7 +46,10 @@ type member struct {
 // TestDeploy runs on one localenv clusterset of two members, shared by its subtests:
 // a server-side dry-run apply of every manifest under deploy/, then the install guide of
 // deploy/README.md as written, checks of what it did, DNS answers through the clusterset
-// plugin, and the guide's CoreDNS step repeated after an installer reverted the image.
+// plugin, the guide's CoreDNS step repeated after an installer reverted the image, the way
+// back to the recorded image, and `kubectl delete -k` of every base. One member's CoreDNS
+// was created with `kubectl create`, the other's with `kubectl apply` (whose three-way merge
+// a partial Deployment of ours would break).
 func TestDeploy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real apiservers")
@@ -66,12 +69,14 @@ func TestDeploy(t *testing.T) {
 	}
 	kubeconfig := writeContexts(t, env)
 
-	// localenv clusters have no DNS: install CoreDNS as kubeadm does, and remember its
-	// Deployment to compare with after the guide.
+	// localenv clusters have no DNS: install CoreDNS as kubeadm does (kubectl create) or as
+	// a manifest is applied (kubectl apply), and remember its Deployment to compare with
+	// after the guide.
 	kubeadmCoreDNS := filepath.Join("testdata", "kubeadm-coredns.yaml")
+	installedWith := []string{"create", "apply"}
 	before := map[string]*appsv1.Deployment{}
-	for _, m := range members {
-		runKubectl(t, kubectl, m.Kubeconfig, "create", "-f", kubeadmCoreDNS)
+	for i, m := range members {
+		runKubectl(t, kubectl, m.Kubeconfig, installedWith[i%len(installedWith)], "-f", kubeadmCoreDNS)
 		d, err := m.kube.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -144,6 +149,54 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("%s holds %q (%v), want the stock image %q", backups[0], saved, err, stock)
 		}
 	})
+	// The way back sets the recorded image: the Deployment's spec is the installer's again.
+	t.Run("way-back", func(t *testing.T) {
+		for _, m := range members {
+			saved, err := os.ReadFile(filepath.Join(guide.dir, "backup", m.ID+".coredns-image"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runKubectl(t, kubectl, m.Kubeconfig, "-n", metav1.NamespaceSystem, "set", "image", "deployment/coredns", "coredns="+string(saved))
+			after, err := m.kube.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := jsonDiff(before[m.ID].Spec, after.Spec); diff != "" {
+				t.Errorf("%s: after the way back, the coredns Deployment differs from the installer's:\n%s", m.ID, diff)
+			}
+		}
+	})
+	t.Run("delete-every-base", func(t *testing.T) { testDeleteEveryBase(ctx, t, kubectl, root, members, before) })
+}
+
+// testDeleteEveryBase runs `kubectl delete -k` on every base under deploy/ in every member, and
+// checks that the cluster's CoreDNS (its Deployment, ConfigMap and ServiceAccount) is still the
+// one the installer created. It does not wait for the deletions to finish: without a namespace
+// controller, a deleted namespace stays terminating.
+func testDeleteEveryBase(ctx context.Context, t *testing.T, kubectl, root string, members []*member, before map[string]*appsv1.Deployment) {
+	found, err := findManifests(os.DirFS(filepath.Join(root, "deploy")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		for _, base := range found.bases {
+			out := runKubectl(t, kubectl, m.Kubeconfig, "delete", "--ignore-not-found", "--wait=false", "-k", filepath.Join(root, "deploy", base))
+			t.Logf("%s: kubectl delete -k deploy/%s:\n%s", m.ID, base, out)
+		}
+		d, err := m.kube.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
+		switch {
+		case err != nil:
+			t.Errorf("%s: the coredns Deployment after deleting every base: %v", m.ID, err)
+		case d.UID != before[m.ID].UID || d.DeletionTimestamp != nil:
+			t.Errorf("%s: the coredns Deployment was deleted or replaced (uid %s, was %s; deletion %v)", m.ID, d.UID, before[m.ID].UID, d.DeletionTimestamp)
+		}
+		if _, err := m.kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{}); err != nil {
+			t.Errorf("%s: the coredns ConfigMap after deleting every base: %v", m.ID, err)
+		}
+		if _, err := m.kube.CoreV1().ServiceAccounts(metav1.NamespaceSystem).Get(ctx, coreDNSAccount, metav1.GetOptions{}); err != nil {
+			t.Errorf("%s: CoreDNS's ServiceAccount after deleting every base: %v", m.ID, err)
+		}
+	}
 }
 
 func newMember(t *testing.T, c *localenv.Cluster) *member {
