@@ -260,10 +260,12 @@ func genuineMerged(ns string) *desired.Service {
 	}
 }
 
-func genuineService(ns string) *corev1.Service { return desired.DerivedService(genuineMerged(ns)) }
+func genuineService(ns string) *corev1.Service {
+	return desired.DerivedService(genuineMerged(ns), desired.DerivedServiceName("web"), nil)
+}
 
 func genuineImport(ns string) *mcsv1alpha1.ServiceImport {
-	return desired.ServiceImport(genuineMerged(ns), nil)
+	return desired.ServiceImport(genuineMerged(ns), genuineService(ns))
 }
 
 func genuineSlice(ns string) *discoveryv1.EndpointSlice {
@@ -278,12 +280,12 @@ func genuineSlice(ns string) *discoveryv1.EndpointSlice {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.9.10"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To[int32](8080)}},
 	}
-	slices := desired.EndpointSlices(merged, []desired.ClusterExport{{
+	slices, _ := desired.EndpointSlices(merged, []desired.ClusterExport{{
 		ClusterID: sourceCluster,
 		Export:    &mcsv1alpha1.ServiceExport{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}},
 		Service:   source,
 		Slices:    []*discoveryv1.EndpointSlice{sourceSlice},
-	}}, 0)
+	}}, desired.SliceOptions{DerivedName: desired.DerivedServiceName("web")})
 	return slices[0]
 }
 
