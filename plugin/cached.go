@@ -34,8 +34,8 @@ func (m *cachedMeta) SetResourceVersion(string)  {}
 type cachedImport struct {
 	cachedMeta
 	headless bool
-	ips      []netip.Addr // valid addresses of spec.ips, in order
-	ports    []port       // named ports
+	ips      []netip.Addr // valid addresses of spec.ips, in order, each once
+	ports    []port       // ports SRV records can carry (see parsePort)
 }
 
 // cachedSlice is an EndpointSlice labelled multicluster.kubernetes.io/service-name.
@@ -43,7 +43,7 @@ type cachedSlice struct {
 	cachedMeta
 	service   string // the multicluster.kubernetes.io/service-name label
 	cluster   string // the multicluster.kubernetes.io/source-cluster label, "" unless a DNS label
-	ports     []port // named ports
+	ports     []port // ports SRV records can carry (see parsePort)
 	endpoints []cachedEndpoint
 }
 
@@ -83,12 +83,12 @@ func toCachedImport(obj any) (any, error) {
 		headless:   si.Spec.Type == mcs.Headless,
 	}
 	for _, ip := range si.Spec.IPs {
-		if a, ok := parseAddr(ip); ok {
+		if a, ok := parseAddr(ip); ok && !slices.Contains(c.ips, a) { // one RR per address
 			c.ips = append(c.ips, a)
 		}
 	}
 	for _, p := range si.Spec.Ports {
-		if np, ok := namedPort(p.Name, string(p.Protocol), p.Port); ok {
+		if np, ok := parsePort(p.Name, string(p.Protocol), p.Port); ok {
 			c.ports = append(c.ports, np)
 		}
 	}
@@ -112,14 +112,17 @@ func toCachedSlice(obj any) (any, error) {
 		return c, nil // FQDN slices have no addresses DNS could answer with
 	}
 	for _, p := range es.Ports {
-		if p.Name == nil || p.Port == nil {
+		if p.Port == nil {
 			continue
 		}
-		proto := "TCP"
+		name, proto := "", ""
+		if p.Name != nil {
+			name = *p.Name
+		}
 		if p.Protocol != nil {
 			proto = string(*p.Protocol)
 		}
-		if np, ok := namedPort(*p.Name, proto, *p.Port); ok {
+		if np, ok := parsePort(name, proto, *p.Port); ok {
 			c.ports = append(c.ports, np)
 		}
 	}

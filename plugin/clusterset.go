@@ -42,8 +42,15 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	if zi < 0 {
 		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 	}
+	if qtype := state.QType(); qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		return dns.RcodeRefused, nil // no zone transfers, as in CoreDNS's kubernetes plugin
+	}
 	snap := c.snapshot.Load()
 	if snap == nil {
+		// Before the first index every name is unknown: those that fall through go on.
+		if c.Fall.Through(qname) {
+			return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
+		}
 		return dns.RcodeServerFailure, nil
 	}
 
@@ -63,8 +70,11 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 
 	m.Answer, m.Extra = n.records(state.QType())
-	if n.nameserver {
-		m.Answer = c.localAddress(state)
+	switch {
+	case n.nameserver:
+		m.Answer = c.nameserverAddress(state, snap.zones[zi].nameserver, state.QType())
+	case n.apex && state.QType() == dns.TypeNS:
+		m.Extra = c.nameserverAddress(state, snap.zones[zi].nameserver, 0) // glue
 	}
 	if len(m.Answer) == 0 {
 		m.Ns = snap.zones[zi].soa
@@ -91,22 +101,21 @@ func (c *Clusterset) zoneOf(qname string) int {
 	return best
 }
 
-// localAddress answers ns.dns.<zone> with the server address the query arrived on, if it is of
-// the asked family.
-func (c *Clusterset) localAddress(state request.Request) []dns.RR {
+// nameserverAddress is the address record of the NS target ns.dns.<zone> (owner): the server
+// address the query arrived on, the one address of this server the client is known to reach.
+// CoreDNS's kubernetes plugin, when it cannot find its own Service, likewise answers with the
+// addresses it listens on. qtype is the asked type; 0 (for glue) takes either family.
+func (c *Clusterset) nameserverAddress(state request.Request, owner string, qtype uint16) []dns.RR {
 	addr, err := netip.ParseAddr(state.LocalIP())
 	if err != nil {
 		return nil
 	}
 	addr = addr.Unmap()
-	hdr := dns.RR_Header{Name: state.Name(), Class: dns.ClassINET, Ttl: c.ttl}
 	switch {
-	case state.QType() == dns.TypeA && addr.Is4():
-		hdr.Rrtype = dns.TypeA
-		return []dns.RR{&dns.A{Hdr: hdr, A: addr.AsSlice()}}
-	case state.QType() == dns.TypeAAAA && addr.Is6():
-		hdr.Rrtype = dns.TypeAAAA
-		return []dns.RR{&dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}}
+	case addr.Is4() && (qtype == dns.TypeA || qtype == 0):
+		return []dns.RR{&dns.A{Hdr: hdr(owner, dns.TypeA, c.ttl), A: addr.AsSlice()}}
+	case addr.Is6() && (qtype == dns.TypeAAAA || qtype == 0):
+		return []dns.RR{&dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, c.ttl), AAAA: addr.AsSlice()}}
 	}
 	return nil
 }

@@ -62,7 +62,18 @@ func TestServeDNS(t *testing.T) {
 		{Qname: "web.default.svc.clusterset.local.", Qtype: dns.TypeAAAA,
 			Answer: []dns.RR{test.AAAA("web.default.svc.clusterset.local. 5 IN AAAA fd00::10")}},
 		{Qname: "web.default.svc.clusterset.local.", Qtype: dns.TypeTXT, Ns: []dns.RR{soa}},
-		{Qname: "web.default.svc.clusterset.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{soa}},
+		// SRV at the service name: one record per port number, named or not.
+		{Qname: "web.default.svc.clusterset.local.", Qtype: dns.TypeSRV,
+			Answer: []dns.RR{
+				test.SRV("web.default.svc.clusterset.local. 5 IN SRV 0 33 53 web.default.svc.clusterset.local."),
+				test.SRV("web.default.svc.clusterset.local. 5 IN SRV 0 33 80 web.default.svc.clusterset.local."),
+				test.SRV("web.default.svc.clusterset.local. 5 IN SRV 0 33 8080 web.default.svc.clusterset.local."),
+			},
+			Extra: []dns.RR{
+				test.A("web.default.svc.clusterset.local. 5 IN A 10.1.0.10"),
+				test.AAAA("web.default.svc.clusterset.local. 5 IN AAAA fd00::10"),
+			}},
+		{Qname: "web.other.svc.clusterset.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{soa}}, // no ports
 		{Qname: "web.other.svc.clusterset.local.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("web.other.svc.clusterset.local. 5 IN A 10.2.0.10")}},
 		{Qname: "web.other.svc.clusterset.local.", Qtype: dns.TypeAAAA, Ns: []dns.RR{soa}},
@@ -124,6 +135,20 @@ func TestServeDNS(t *testing.T) {
 				test.A("db-0.cluster-2.db.default.svc.clusterset.local. 5 IN A 10.0.2.1"),
 				test.AAAA("db-0.cluster-2.db.default.svc.clusterset.local. 5 IN AAAA fd00::2:1"),
 			}},
+		// Headless SRV at the service name: one per endpoint name and port number (db-0.cluster-2
+		// has an IPv4 and an IPv6 address: one target).
+		{Qname: "db.default.svc.clusterset.local.", Qtype: dns.TypeSRV,
+			Answer: []dns.RR{
+				test.SRV("db.default.svc.clusterset.local. 5 IN SRV 0 33 5432 10-0-1-2.cluster-1.db.default.svc.clusterset.local."),
+				test.SRV("db.default.svc.clusterset.local. 5 IN SRV 0 33 5432 db-0.cluster-1.db.default.svc.clusterset.local."),
+				test.SRV("db.default.svc.clusterset.local. 5 IN SRV 0 33 5432 db-0.cluster-2.db.default.svc.clusterset.local."),
+			},
+			Extra: []dns.RR{
+				test.A("10-0-1-2.cluster-1.db.default.svc.clusterset.local. 5 IN A 10.0.1.2"),
+				test.A("db-0.cluster-1.db.default.svc.clusterset.local. 5 IN A 10.0.1.1"),
+				test.A("db-0.cluster-2.db.default.svc.clusterset.local. 5 IN A 10.0.2.1"),
+				test.AAAA("db-0.cluster-2.db.default.svc.clusterset.local. 5 IN AAAA fd00::2:1"),
+			}},
 		// Headless without ready endpoints: NXDOMAIN, whatever the type.
 		{Qname: "idle.default.svc.clusterset.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
 		{Qname: "_pg._tcp.idle.default.svc.clusterset.local.", Qtype: dns.TypeSRV, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
@@ -131,8 +156,10 @@ func TestServeDNS(t *testing.T) {
 
 		// Zone structure: NODATA for names that exist, NXDOMAIN for those that do not.
 		{Qname: "clusterset.local.", Qtype: dns.TypeSOA, Answer: []dns.RR{soa}},
+		// The NS record's glue is the address the query arrived on, like ns.dns.'s own answer.
 		{Qname: "clusterset.local.", Qtype: dns.TypeNS,
-			Answer: []dns.RR{test.NS("clusterset.local. 5 IN NS ns.dns.clusterset.local.")}},
+			Answer: []dns.RR{test.NS("clusterset.local. 5 IN NS ns.dns.clusterset.local.")},
+			Extra:  []dns.RR{test.A("ns.dns.clusterset.local. 5 IN A 127.0.0.1")}},
 		{Qname: "clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
 		{Qname: "svc.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
 		{Qname: "default.svc.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
@@ -148,6 +175,7 @@ func TestServeDNS(t *testing.T) {
 		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("ns.dns.clusterset.local. 5 IN A 127.0.0.1")}},
 		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeAAAA, Ns: []dns.RR{soa}},
+		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeTXT, Ns: []dns.RR{soa}},
 		{Qname: "dns.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
 
 		// Names match case-insensitively; records carry the lowercase owner name.
@@ -157,9 +185,16 @@ func TestServeDNS(t *testing.T) {
 			Answer: []dns.RR{test.AAAA("db-0.cluster-2.db.default.svc.clusterset.local. 5 IN AAAA fd00::2:1")}},
 		{Qname: "Cluster-1.DB.default.svc.clusterset.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
 	}
-	for _, tc := range tests {
+	runCases(t, cs, &test.ResponseWriter{}, tests)
+}
+
+// runCases runs each case through cs as a subtest, the query arriving through w; every answer
+// must be authoritative.
+func runCases(t *testing.T, cs *Clusterset, w dns.ResponseWriter, cases []test.Case) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(dns.TypeToString[tc.Qtype]+" "+tc.Qname, func(t *testing.T) {
-			resp := serve(t, cs, tc.Msg(), &test.ResponseWriter{}, dns.RcodeSuccess)
+			resp := serve(t, cs, tc.Msg(), w, dns.RcodeSuccess)
 			tc.Authoritative = true
 			if err := test.SortAndCheck(resp, tc); err != nil {
 				t.Error(err)
@@ -266,20 +301,14 @@ func TestTTL(t *testing.T) {
 func TestMultipleZones(t *testing.T) {
 	cs := &Clusterset{Zones: []string{zone, "mcs.example."}, ttl: defaultTTL}
 	startPlugin(t, cs, clustersetObjects()...)
-	for _, tc := range []test.Case{
+	runCases(t, cs, &test.ResponseWriter{}, []test.Case{
 		{Qname: "web.default.svc.mcs.example.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("web.default.svc.mcs.example. 5 IN A 10.1.0.10")}},
 		{Qname: "web.default.svc.clusterset.local.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("web.default.svc.clusterset.local. 5 IN A 10.1.0.10")}},
 		{Qname: "nope.mcs.example.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError,
 			Ns: []dns.RR{test.SOA("mcs.example. 5 IN SOA ns.dns.mcs.example. hostmaster.mcs.example. 1 7200 1800 86400 5")}},
-	} {
-		resp := serve(t, cs, tc.Msg(), &test.ResponseWriter{}, dns.RcodeSuccess)
-		tc.Authoritative = true
-		if err := test.SortAndCheck(resp, tc); err != nil {
-			t.Errorf("%s: %v", tc.Qname, err)
-		}
-	}
+	})
 }
 
 // A headless answer too big for a UDP message is truncated by the server's ScrubWriter, as in
@@ -328,4 +357,121 @@ func TestTruncation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Imports at the edges of the rules: repeated and family-mixed spec.ips, a port without
+// protocol (TCP, the APIs' default), an import without addresses, a namespace whose only import
+// is headless without ready endpoints, IPv6 endpoints without hostname whose dashed form would
+// start or end with a hyphen.
+func TestServeDNSEdgeCases(t *testing.T) {
+	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+	startPlugin(t, cs,
+		clusterSetIP("edge", "dup", []string{"10.1.0.20", "10.1.0.20", "::ffff:10.1.0.20"}, importPort("http", "", 80)),
+		clusterSetIP("edge", "noips", nil, importPort("http", corev1.ProtocolTCP, 80)),
+		headless("quiet", "empty", importPort("pg", corev1.ProtocolTCP, 5432)),
+		mcsSlice("quiet", "empty-c1", "empty", "cluster-1", discovery.AddressTypeIPv4, nil, ep(notReady, "", "10.0.9.1")),
+		headless("edge", "v6"),
+		mcsSlice("edge", "v6-c1", "v6", "cluster-1", discovery.AddressTypeIPv6,
+			[]discovery.EndpointPort{{Port: new(int32(7000))}}, // no name, no protocol
+			ep(ready, "", "fd00::"), ep(ready, "", "::1")),
+	)
+	tests := []test.Case{
+		// One record per address, however often spec.ips lists it.
+		{Qname: "dup.edge.svc.clusterset.local.", Qtype: dns.TypeA,
+			Answer: []dns.RR{test.A("dup.edge.svc.clusterset.local. 5 IN A 10.1.0.20")}},
+		// A port without protocol is TCP.
+		{Qname: "_http._tcp.dup.edge.svc.clusterset.local.", Qtype: dns.TypeSRV,
+			Answer: []dns.RR{test.SRV("_http._tcp.dup.edge.svc.clusterset.local. 5 IN SRV 0 100 80 dup.edge.svc.clusterset.local.")},
+			Extra:  []dns.RR{test.A("dup.edge.svc.clusterset.local. 5 IN A 10.1.0.20")}},
+		{Qname: "dup.edge.svc.clusterset.local.", Qtype: dns.TypeSRV,
+			Answer: []dns.RR{test.SRV("dup.edge.svc.clusterset.local. 5 IN SRV 0 100 80 dup.edge.svc.clusterset.local.")},
+			Extra:  []dns.RR{test.A("dup.edge.svc.clusterset.local. 5 IN A 10.1.0.20")}},
+		// Without addresses the names exist, but no SRV record points at an address-less target.
+		{Qname: "noips.edge.svc.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
+		{Qname: "noips.edge.svc.clusterset.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{soa}},
+		{Qname: "_http._tcp.noips.edge.svc.clusterset.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{soa}},
+		{Qname: "_tcp.noips.edge.svc.clusterset.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{soa}},
+		{Qname: "_http._udp.noips.edge.svc.clusterset.local.", Qtype: dns.TypeSRV, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+		// A namespace exists only while a name below it exists (RFC 8020).
+		{Qname: "quiet.svc.clusterset.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+		{Qname: "empty.quiet.svc.clusterset.local.", Qtype: dns.TypeSRV, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+		{Qname: "edge.svc.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
+		// Dashed IPv6 hostnames are valid labels: fd00:: -> fd00--0, ::1 -> 0--1.
+		{Qname: "fd00--0.cluster-1.v6.edge.svc.clusterset.local.", Qtype: dns.TypeAAAA,
+			Answer: []dns.RR{test.AAAA("fd00--0.cluster-1.v6.edge.svc.clusterset.local. 5 IN AAAA fd00::")}},
+		{Qname: "0--1.cluster-1.v6.edge.svc.clusterset.local.", Qtype: dns.TypeAAAA,
+			Answer: []dns.RR{test.AAAA("0--1.cluster-1.v6.edge.svc.clusterset.local. 5 IN AAAA ::1")}},
+		{Qname: "fd00--.cluster-1.v6.edge.svc.clusterset.local.", Qtype: dns.TypeAAAA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+		// An unnamed slice port without protocol: SRV at the service name only.
+		{Qname: "v6.edge.svc.clusterset.local.", Qtype: dns.TypeSRV,
+			Answer: []dns.RR{
+				test.SRV("v6.edge.svc.clusterset.local. 5 IN SRV 0 50 7000 0--1.cluster-1.v6.edge.svc.clusterset.local."),
+				test.SRV("v6.edge.svc.clusterset.local. 5 IN SRV 0 50 7000 fd00--0.cluster-1.v6.edge.svc.clusterset.local."),
+			},
+			Extra: []dns.RR{
+				test.AAAA("0--1.cluster-1.v6.edge.svc.clusterset.local. 5 IN AAAA ::1"),
+				test.AAAA("fd00--0.cluster-1.v6.edge.svc.clusterset.local. 5 IN AAAA fd00::"),
+			}},
+		{Qname: "_tcp.v6.edge.svc.clusterset.local.", Qtype: dns.TypeSRV, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+	}
+	runCases(t, cs, &test.ResponseWriter{}, tests)
+}
+
+// Zone transfers are refused anywhere in the zone, before and after sync, as CoreDNS's kubernetes
+// plugin refuses them; the server writes the REFUSED reply for this return code.
+func TestZoneTransferRefused(t *testing.T) {
+	synced := &Clusterset{Zones: []string{zone}, ttl: defaultTTL, Next: test.NextHandler(dns.RcodeSuccess, nil)}
+	startPlugin(t, synced, clustersetObjects()...)
+	unsynced := &Clusterset{Zones: []string{zone}, ttl: defaultTTL, Fall: fall.Root, Next: test.NextHandler(dns.RcodeSuccess, nil)}
+	for _, cs := range []*Clusterset{synced, unsynced} {
+		for _, qtype := range []uint16{dns.TypeAXFR, dns.TypeIXFR} {
+			for _, name := range []string{"clusterset.local.", "web.default.svc.clusterset.local."} {
+				m := new(dns.Msg)
+				m.SetQuestion(name, qtype)
+				if resp := serve(t, cs, m, &test.ResponseWriter{}, dns.RcodeRefused); resp != nil {
+					t.Errorf("%s %s (ready %t): wrote %v", dns.TypeToString[qtype], name, cs.Ready(), resp)
+				}
+			}
+		}
+	}
+}
+
+// Before the first index, a name that falls through goes to the next plugin (as CoreDNS's
+// kubernetes plugin does, which checks fallthrough first); the others get SERVFAIL.
+func TestFallthroughBeforeSync(t *testing.T) {
+	tests := []struct {
+		name  string
+		fall  fall.F
+		qname string
+		want  int // return code: RcodeRefused is the next plugin's
+	}{
+		{"falls through", fall.Root, "web.default.svc.clusterset.local.", dns.RcodeRefused},
+		{"sub zone listed", fall.F{Zones: []string{"default.svc.clusterset.local."}}, "web.default.svc.clusterset.local.", dns.RcodeRefused},
+		{"other sub zone", fall.F{Zones: []string{"other.svc.clusterset.local."}}, "web.default.svc.clusterset.local.", dns.RcodeServerFailure},
+		{"no fallthrough", fall.Zero, "web.default.svc.clusterset.local.", dns.RcodeServerFailure},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL, Fall: tc.fall, Next: test.NextHandler(dns.RcodeRefused, nil)}
+			m := new(dns.Msg)
+			m.SetQuestion(tc.qname, dns.TypeA)
+			if resp := serve(t, cs, m, &test.ResponseWriter{}, tc.want); resp != nil {
+				t.Errorf("wrote %v", resp)
+			}
+		})
+	}
+}
+
+// Over IPv6 the NS glue and ns.dns. answer with the IPv6 address the query arrived on.
+func TestNameserverAddressIPv6(t *testing.T) {
+	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+	startPlugin(t, cs)
+	runCases(t, cs, &test.ResponseWriter6{}, []test.Case{
+		{Qname: "clusterset.local.", Qtype: dns.TypeNS,
+			Answer: []dns.RR{test.NS("clusterset.local. 5 IN NS ns.dns.clusterset.local.")},
+			Extra:  []dns.RR{test.AAAA("ns.dns.clusterset.local. 5 IN AAAA ::1")}},
+		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeAAAA,
+			Answer: []dns.RR{test.AAAA("ns.dns.clusterset.local. 5 IN AAAA ::1")}},
+		{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeA, Ns: []dns.RR{soa}},
+	})
 }

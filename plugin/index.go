@@ -17,7 +17,7 @@ import (
 type snapshot struct {
 	zones      []*zoneIndex          // in the order of Clusterset.Zones
 	shards     [shardCount]importMap // the imports, by shardOf their key
-	namespaces map[string]int        // namespace -> number of indexed imports in it
+	namespaces []map[string]int      // by zone: namespace -> number of imports with names in it
 	imports    int
 	endpoints  int // ready endpoint addresses of the headless imports
 	serial     uint32
@@ -47,9 +47,10 @@ func shardOf(key string) int {
 
 // zoneIndex holds the fixed names of one zone.
 type zoneIndex struct {
-	zone  string           // lowercase, fully qualified
-	soa   []dns.RR         // [SOA], the authority section of negative answers
-	fixed map[string]*node // the apex (""), dns., ns.dns., dns-version. and svc.
+	zone       string           // lowercase, fully qualified
+	nameserver string           // ns.dns.<zone>, the target of the apex NS record
+	soa        []dns.RR         // [SOA], the authority section of negative answers
+	fixed      map[string]*node // the apex (""), dns., ns.dns., dns-version. and svc.
 }
 
 // namedNode is one name of a service: the service name itself (prefix ""), an SRV name or its
@@ -66,6 +67,7 @@ type node struct {
 	// nameserver marks ns.dns.<zone>, the NS target of the apex. It answers with the address the
 	// query arrived on, which is the one address of this server that the client can reach.
 	nameserver bool
+	apex       bool // the zone's apex, whose NS answer carries that address as glue
 }
 
 type rrset struct {
@@ -102,8 +104,8 @@ func (s *snapshot) lookup(i int, rel string) *node {
 		return nil
 	}
 	nsDot := strings.LastIndexByte(head, '.')
-	if nsDot < 0 { // <ns>.svc.
-		if s.namespaces[head] > 0 {
+	if nsDot < 0 { // <ns>.svc. exists while a name below it does (RFC 8020)
+		if s.namespaces[i][head] > 0 {
 			return emptyNonTerminal
 		}
 		return nil
@@ -127,14 +129,17 @@ func (s *snapshot) lookup(i int, rel string) *node {
 // update returns a new snapshot in which the imports of changed ("<svc>.<ns>" -> service, or
 // nil for a removed import) replace those of s. s may be nil (the first snapshot).
 func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string]*service) *snapshot {
-	next := &snapshot{namespaces: map[string]int{}, serial: serial}
+	next := &snapshot{serial: serial}
 	if s != nil {
 		next.shards, next.imports, next.endpoints = s.shards, s.imports, s.endpoints
-		next.namespaces = maps.Clone(s.namespaces)
 	}
-	for _, zone := range zones {
-		soa, fixed := apex(zone, ttl, serial)
-		next.zones = append(next.zones, &zoneIndex{zone: zone, soa: soa, fixed: fixed})
+	for i, zone := range zones {
+		next.zones = append(next.zones, apex(zone, ttl, serial))
+		if s != nil {
+			next.namespaces = append(next.namespaces, maps.Clone(s.namespaces[i]))
+		} else {
+			next.namespaces = append(next.namespaces, map[string]int{})
+		}
 	}
 	copied := map[int]bool{}
 	for key, svc := range changed {
@@ -146,14 +151,12 @@ func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string
 			}
 		}
 		shard := next.shards[si]
+		ns := key[strings.IndexByte(key, '.')+1:]
 		if old, ok := shard[key]; ok {
-			ns := key[strings.IndexByte(key, '.')+1:]
 			delete(shard, key)
 			next.imports--
 			next.endpoints -= old.endpoints
-			if next.namespaces[ns]--; next.namespaces[ns] == 0 {
-				delete(next.namespaces, ns)
-			}
+			next.countNamespace(old, ns, -1)
 		}
 		if svc == nil {
 			continue
@@ -165,13 +168,25 @@ func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string
 		shard[key] = imp
 		next.imports++
 		next.endpoints += imp.endpoints
-		next.namespaces[svc.namespace]++
+		next.countNamespace(imp, ns, 1)
 	}
 	return next
 }
 
-// apex builds the zone's fixed names and returns its SOA set.
-func apex(zone string, ttl, serial uint32) ([]dns.RR, map[string]*node) {
+// countNamespace adds delta to the count of ns in every zone where imp has names.
+func (s *snapshot) countNamespace(imp *indexedImport, ns string, delta int) {
+	for i, names := range imp.names {
+		if len(names) == 0 {
+			continue
+		}
+		if s.namespaces[i][ns] += delta; s.namespaces[i][ns] == 0 {
+			delete(s.namespaces[i], ns)
+		}
+	}
+}
+
+// apex builds the zone's fixed names.
+func apex(zone string, ttl, serial uint32) *zoneIndex {
 	nsName := "ns.dns." + zone
 	soa := []dns.RR{&dns.SOA{
 		Hdr:     hdr(zone, dns.TypeSOA, ttl),
@@ -184,8 +199,8 @@ func apex(zone string, ttl, serial uint32) ([]dns.RR, map[string]*node) {
 		Minttl:  ttl,
 	}}
 	version := "dns-version." + zone
-	return soa, map[string]*node{
-		"": {sets: []rrset{
+	return &zoneIndex{zone: zone, nameserver: nsName, soa: soa, fixed: map[string]*node{
+		"": {apex: true, sets: []rrset{
 			{dns.TypeSOA, soa},
 			{dns.TypeNS, []dns.RR{&dns.NS{Hdr: hdr(zone, dns.TypeNS, ttl), Ns: nsName}}},
 		}},
@@ -193,7 +208,7 @@ func apex(zone string, ttl, serial uint32) ([]dns.RR, map[string]*node) {
 		"ns.dns.":      {nameserver: true},
 		"dns-version.": {sets: []rrset{{dns.TypeTXT, []dns.RR{&dns.TXT{Hdr: hdr(version, dns.TypeTXT, ttl), Txt: []string{"1.0.0"}}}}}},
 		"svc.":         {},
-	}
+	}}
 }
 
 func hdr(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
@@ -248,9 +263,12 @@ func (b *serviceBuilder) addAddr(n *node, owner string, a netip.Addr) {
 	}
 }
 
-// srvNode returns the node of _<port>._<proto>., adding its parent _<proto>. as an empty
-// non-terminal, or nil if the name would be too long.
+// srvNode returns the node of _<port>._<proto>. of a named port, adding its parent _<proto>. as
+// an empty non-terminal, or nil for an unnamed port or a name that would be too long.
 func (b *serviceBuilder) srvNode(p port) (*node, string) {
+	if p.name == "" {
+		return nil, ""
+	}
 	prefix := "_" + p.name + "._" + p.proto + "."
 	owner := prefix + b.svcName
 	if !fits(owner) {
@@ -260,12 +278,16 @@ func (b *serviceBuilder) srvNode(p port) (*node, string) {
 	return b.node(prefix), owner
 }
 
+// srvWeight is the weight of each of n SRV records of one name: equal shares of 100, as CoreDNS's
+// kubernetes plugin gives them.
+func srvWeight(n int) uint16 { return uint16(max(1, 100/n)) } // #nosec G115 -- at most 100
+
 // buildService returns the names of svc in zone, sorted by prefix. For a ClusterSetIP import:
-// the service name (A/AAAA of spec.ips) and one SRV name per named port. For a headless import
-// with ready endpoints: the service name (every ready address), one name per endpoint
-// (<hostname>.<clusterid>.) and SRV records per endpoint and named port. Without ready endpoints
-// a headless import has no names. <clusterid>.<svc> is reserved by the MCS DNS specification and
-// never added.
+// the service name (A/AAAA of spec.ips, SRV per port) and one SRV name per named port. For a
+// headless import with ready endpoints: the service name (every ready address, SRV per endpoint
+// and port), one name per endpoint (<hostname>.<clusterid>.) and SRV names per named port.
+// Without ready endpoints a headless import has no names. <clusterid>.<svc> is reserved by the
+// MCS DNS specification and never added.
 func buildService(zone string, ttl uint32, svc *service) []namedNode {
 	b := &serviceBuilder{svcName: svc.name + "." + svc.namespace + ".svc." + zone, ttl: ttl, names: map[string]*node{}}
 	if !fits(b.svcName) || (svc.headless && len(svc.endpoints) == 0) {
@@ -275,19 +297,7 @@ func buildService(zone string, ttl uint32, svc *service) []namedNode {
 	if svc.headless {
 		b.addHeadless(n, svc.endpoints)
 	} else {
-		for _, a := range svc.ips {
-			b.addAddr(n, b.svcName, a)
-		}
-		var extra []dns.RR
-		for _, s := range n.sets {
-			extra = append(extra, s.rrs...)
-		}
-		for _, p := range svc.ports {
-			if srv, owner := b.srvNode(p); srv != nil {
-				srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, ttl), Weight: 100, Port: p.port, Target: b.svcName})
-				srv.extra = extra
-			}
-		}
+		b.addClusterSetIP(n, svc)
 	}
 	names := make([]namedNode, 0, len(b.names))
 	for prefix, n := range b.names {
@@ -302,6 +312,44 @@ func buildService(zone string, ttl uint32, svc *service) []namedNode {
 	return names
 }
 
+// addClusterSetIP gives the service name n the addresses of spec.ips, and SRV records that target
+// it with those addresses as additional records: at n one per port number (a TCP and a UDP port
+// of one number give one record, as in CoreDNS's kubernetes plugin), at _<port>._<proto> one per
+// named port. Without addresses the SRV names exist but have no records, since a target without
+// addresses would be no answer.
+func (b *serviceBuilder) addClusterSetIP(n *node, svc *service) {
+	for _, a := range svc.ips {
+		b.addAddr(n, b.svcName, a)
+	}
+	var addrs, atService []dns.RR
+	for _, s := range n.sets {
+		addrs = append(addrs, s.rrs...)
+	}
+	for _, p := range svc.ports {
+		srv, owner := b.srvNode(p)
+		if len(addrs) == 0 {
+			continue
+		}
+		if srv != nil {
+			srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Weight: 100, Port: p.port, Target: b.svcName})
+			srv.extra = addrs
+		}
+		if !slices.ContainsFunc(atService, func(rr dns.RR) bool { return rr.(*dns.SRV).Port == p.port }) {
+			atService = append(atService, &dns.SRV{Hdr: hdr(b.svcName, dns.TypeSRV, b.ttl), Port: p.port, Target: b.svcName})
+		}
+	}
+	for _, rr := range atService {
+		rr.(*dns.SRV).Weight = srvWeight(len(atService))
+		n.add(rr)
+	}
+	if len(atService) > 0 {
+		n.extra = addrs
+	}
+}
+
+// addHeadless gives the service name n every ready address, each endpoint with a cluster ID its
+// own name, and SRV records that target the endpoints' names: at n one per endpoint and port
+// number, at _<port>._<proto> one per endpoint and named port.
 func (b *serviceBuilder) addHeadless(n *node, eps []endpoint) {
 	type srvKey struct {
 		owner, target string
@@ -310,6 +358,17 @@ func (b *serviceBuilder) addHeadless(n *node, eps []endpoint) {
 	seenAddr := make(map[netip.Addr]struct{}, len(eps))
 	seenSRV := make(map[srvKey]struct{})
 	var srvNodes []*node
+	addSRV := func(srv *node, owner, target string, port uint16) {
+		key := srvKey{owner, target, port}
+		if _, dup := seenSRV[key]; dup {
+			return
+		}
+		seenSRV[key] = struct{}{}
+		if rrs, _ := srv.records(dns.TypeSRV); rrs == nil {
+			srvNodes = append(srvNodes, srv)
+		}
+		srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Port: port, Target: target})
+	}
 	for _, ep := range eps {
 		if _, dup := seenAddr[ep.addr]; !dup {
 			seenAddr[ep.addr] = struct{}{}
@@ -323,27 +382,20 @@ func (b *serviceBuilder) addHeadless(n *node, eps []endpoint) {
 		prefix = target[:len(prefix)] // share the owner name's bytes
 		b.addAddr(b.node(prefix), target, ep.addr)
 		for _, p := range ep.ports {
-			srv, owner := b.srvNode(p)
-			key := srvKey{owner, target, p.port}
-			if _, dup := seenSRV[key]; dup || srv == nil {
-				continue
+			addSRV(n, b.svcName, target, p.port)
+			if srv, owner := b.srvNode(p); srv != nil {
+				addSRV(srv, owner, target, p.port)
 			}
-			seenSRV[key] = struct{}{}
-			if len(srv.sets) == 0 {
-				srvNodes = append(srvNodes, srv)
-			}
-			srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Port: p.port, Target: target})
 		}
 	}
 	// Weights and the additional section need every SRV record of a name. The targets' address
 	// records are shared with the per-endpoint names rather than copied.
 	for _, srv := range srvNodes {
-		rrs := srv.sets[0].rrs
-		weight := uint16(max(1, 100/len(rrs)))
+		rrs, _ := srv.records(dns.TypeSRV)
 		added := make(map[string]struct{}, len(rrs))
 		for _, rr := range rrs {
 			rec := rr.(*dns.SRV)
-			rec.Weight = weight
+			rec.Weight = srvWeight(len(rrs))
 			if _, dup := added[rec.Target]; dup {
 				continue
 			}

@@ -12,7 +12,7 @@ import (
 func TestUpdateIsCopyOnWrite(t *testing.T) {
 	all := changes(clustersetObjects()...)
 	first := (*snapshot)(nil).update([]string{zone}, defaultTTL, 1, all)
-	if first.imports != 5 || first.endpoints != 4 || first.namespaces["default"] != 4 || first.namespaces["other"] != 1 {
+	if first.imports != 5 || first.endpoints != 4 || first.namespaces[0]["default"] != 2 || first.namespaces[0]["other"] != 1 {
 		t.Fatalf("first: %d imports, %d endpoints, namespaces %v", first.imports, first.endpoints, first.namespaces)
 	}
 
@@ -21,7 +21,7 @@ func TestUpdateIsCopyOnWrite(t *testing.T) {
 		ep(ready, "db-0", "10.0.1.1")))["db.default"]
 	second := first.update([]string{zone}, defaultTTL, 2, map[string]*service{"db.default": db, "web.other": nil})
 
-	if second.imports != 4 || second.endpoints != 1 || second.namespaces["other"] != 0 {
+	if second.imports != 4 || second.endpoints != 1 || second.namespaces[0]["other"] != 0 {
 		t.Errorf("second: %d imports, %d endpoints, namespaces %v", second.imports, second.endpoints, second.namespaces)
 	}
 	touched := map[int]bool{shardOf("db.default"): true, shardOf("web.other"): true}

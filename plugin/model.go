@@ -14,8 +14,8 @@ import (
 type service struct {
 	namespace, name string
 	headless        bool
-	ips             []netip.Addr // ClusterSetIP only, in spec order
-	ports           []port       // ClusterSetIP only: the named ports of the import
+	ips             []netip.Addr // ClusterSetIP only, in spec order, without duplicates
+	ports           []port       // ClusterSetIP only: the ports of the import
 	endpoints       []endpoint   // headless only: ready endpoints of every cluster, sorted
 }
 
@@ -24,12 +24,13 @@ type endpoint struct {
 	cluster  string // from the slice's source-cluster label; "" if the label is missing or invalid
 	hostname string // the endpoint's hostname, or the dashed IP
 	addr     netip.Addr
-	ports    []port // the named ports of its slice
+	ports    []port // the ports of its slice
 }
 
-// port is a named port; unnamed ports get no SRV records, so they are never kept.
+// port is a port of an import or a slice. Every port gets SRV records at the service name; a
+// named one also at _<name>._<proto>.
 type port struct {
-	name  string
+	name  string // "" for an unnamed port
 	proto string // lowercase, as it appears in _<port>._<proto>
 	port  uint16
 }
@@ -73,15 +74,15 @@ func parseAddr(s string) (netip.Addr, bool) {
 	return a.Unmap(), true
 }
 
-// namedPort keeps ports that can appear as _<name>._<proto>: named, with a known protocol and a
-// port number that fits an SRV record.
-func namedPort(name, proto string, p int32) (port, bool) {
-	if name == "" || !isLabel(name) || p <= 0 || p > 65535 {
+// parsePort keeps ports that SRV records can carry: a port number that fits, a known protocol
+// (empty means TCP, the default of both APIs), and a name that is empty or a DNS label.
+func parsePort(name, proto string, p int32) (port, bool) {
+	if (name != "" && !isLabel(name)) || p <= 0 || p > 65535 {
 		return port{}, false
 	}
 	// Constants rather than strings.ToLower: every cached port shares them.
 	switch strings.ToUpper(proto) {
-	case "TCP":
+	case "TCP", "":
 		proto = "tcp"
 	case "UDP":
 		proto = "udp"
@@ -94,13 +95,22 @@ func namedPort(name, proto string, p int32) (port, bool) {
 }
 
 // dashedIP is the per-endpoint hostname of an address without one: 10.0.0.1 -> 10-0-0-1,
-// 2001:db8::1 -> 2001-db8--1 (the form CoreDNS's kubernetes plugin uses).
+// 2001:db8::1 -> 2001-db8--1, the form CoreDNS's kubernetes plugin uses. A label may not start
+// or end with a hyphen: like kubernetes, fd00:: becomes fd00--0, and likewise ::1 becomes 0--1
+// (where kubernetes writes --1, which is no valid label).
 func dashedIP(a netip.Addr) string {
 	s := a.String()
 	if a.Is4() {
 		return strings.ReplaceAll(s, ".", "-")
 	}
-	return strings.ReplaceAll(s, ":", "-")
+	s = strings.ReplaceAll(s, ":", "-")
+	if strings.HasPrefix(s, "-") {
+		s = "0" + s
+	}
+	if strings.HasSuffix(s, "-") {
+		s += "0"
+	}
+	return s
 }
 
 // isLabel reports whether s can be used as one label of a lowercase DNS name.

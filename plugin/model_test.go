@@ -13,20 +13,22 @@ import (
 func TestNewService(t *testing.T) {
 	pg := []discovery.EndpointPort{slicePort("pg", corev1.ProtocolTCP, 5432), slicePort("", corev1.ProtocolTCP, 9000)}
 	addr := netip.MustParseAddr
-	pgPort := []port{{name: "pg", proto: "tcp", port: 5432}}
+	pgPort := []port{{name: "pg", proto: "tcp", port: 5432}, {proto: "tcp", port: 9000}}
 	tests := []struct {
 		name string
 		objs []runtime.Object
 		want []service
 	}{
 		{
-			name: "clustersetip keeps ips in order and only named ports",
-			objs: []runtime.Object{clusterSetIP("ns", "web", []string{"fd00::1", "10.0.0.1", "not-an-ip", "::ffff:10.0.0.2"},
+			name: "clustersetip keeps ips in order, each once, and ports SRV can carry",
+			objs: []runtime.Object{clusterSetIP("ns", "web", []string{"fd00::1", "10.0.0.1", "not-an-ip", "::ffff:10.0.0.2", "10.0.0.1", "fd00:0::1"},
 				importPort("http", corev1.ProtocolTCP, 80), importPort("", corev1.ProtocolTCP, 81),
-				importPort("q", corev1.ProtocolSCTP, 82), importPort("BAD_NAME", corev1.ProtocolTCP, 83))},
+				importPort("q", corev1.ProtocolSCTP, 82), importPort("BAD_NAME", corev1.ProtocolTCP, 83),
+				importPort("dflt", "", 84), importPort("icmp", "ICMP", 85))},
 			want: []service{{namespace: "ns", name: "web",
-				ips:   []netip.Addr{addr("fd00::1"), addr("10.0.0.1"), addr("10.0.0.2")},
-				ports: []port{{name: "http", proto: "tcp", port: 80}, {name: "q", proto: "sctp", port: 82}}}},
+				ips: []netip.Addr{addr("fd00::1"), addr("10.0.0.1"), addr("10.0.0.2")},
+				ports: []port{{name: "http", proto: "tcp", port: 80}, {proto: "tcp", port: 81},
+					{name: "q", proto: "sctp", port: 82}, {name: "dflt", proto: "tcp", port: 84}}}},
 		},
 		{
 			name: "headless keeps ready and unknown endpoints, sorted by cluster, hostname, address",
@@ -97,7 +99,10 @@ func TestDashedIP(t *testing.T) {
 	for in, want := range map[string]string{
 		"10.0.0.1":    "10-0-0-1",
 		"2001:db8::1": "2001-db8--1",
-		"fd00::":      "fd00--",
+		"fd00::":      "fd00--0",
+		"::1":         "0--1",
+		"::":          "0--0",
+		"fd00::1:0":   "fd00--1-0",
 	} {
 		if got := dashedIP(netip.MustParseAddr(in)); got != want {
 			t.Errorf("dashedIP(%s) = %q, want %q", in, got, want)
@@ -105,7 +110,7 @@ func TestDashedIP(t *testing.T) {
 	}
 }
 
-func TestNamedPort(t *testing.T) {
+func TestParsePort(t *testing.T) {
 	tests := []struct {
 		name, proto string
 		port        int32
@@ -115,16 +120,19 @@ func TestNamedPort(t *testing.T) {
 		{"http", "TCP", 80, port{"http", "tcp", 80}, true},
 		{"dns", "UDP", 53, port{"dns", "udp", 53}, true},
 		{"x", "SCTP", 65535, port{"x", "sctp", 65535}, true},
-		{"", "TCP", 80, port{}, false},
+		{"", "TCP", 80, port{"", "tcp", 80}, true},
+		{"http", "", 80, port{"http", "tcp", 80}, true},
+		{"http", "tcp", 80, port{"http", "tcp", 80}, true},
+		{"bad.name", "TCP", 80, port{}, false},
 		{"http", "ICMP", 80, port{}, false},
 		{"http", "TCP", 0, port{}, false},
 		{"http", "TCP", 65536, port{}, false},
 		{"Http", "TCP", 80, port{}, false},
 	}
 	for _, tc := range tests {
-		got, ok := namedPort(tc.name, tc.proto, tc.port)
+		got, ok := parsePort(tc.name, tc.proto, tc.port)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("namedPort(%q, %q, %d) = %v, %t; want %v, %t", tc.name, tc.proto, tc.port, got, ok, tc.want, tc.ok)
+			t.Errorf("parsePort(%q, %q, %d) = %v, %t; want %v, %t", tc.name, tc.proto, tc.port, got, ok, tc.want, tc.ok)
 		}
 	}
 }

@@ -53,7 +53,7 @@ func TestToCachedImport(t *testing.T) {
 	want := &cachedImport{
 		cachedMeta: cachedMeta{namespace: "ns", name: "web", resourceVersion: "7"},
 		ips:        []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::1")},
-		ports:      []port{{"http", "tcp", 80}},
+		ports:      []port{{"http", "tcp", 80}, {"", "tcp", 81}},
 	}
 	got, err := toCachedImport(in)
 	if err != nil || !reflect.DeepEqual(got, want) {
@@ -88,7 +88,7 @@ func TestToCachedSlice(t *testing.T) {
 		cachedMeta: cachedMeta{namespace: "ns", name: "db-c1", resourceVersion: "9"},
 		service:    "db",
 		cluster:    "c1",
-		ports:      []port{{"pg", "tcp", 5432}},
+		ports:      []port{{"pg", "tcp", 5432}, {"", "tcp", 1}},
 		endpoints: []cachedEndpoint{
 			{addr: netip.MustParseAddr("10.0.0.1"), hostname: "db-0"},
 			{addr: netip.MustParseAddr("10.0.0.3")},
@@ -155,7 +155,8 @@ func TestUpdatesReachAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("import without endpoints", db, dns.TypeA, dns.RcodeNameError)
-	expect("namespace of the import", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess)
+	// A namespace exists while a name in it does (RFC 8020): not for an empty headless import.
+	expect("namespace of an import without names", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)
 
 	sl := mcsSlice("default", "db-c1", "db", "cluster-1", discovery.AddressTypeIPv4, nil,
 		ep(ready, "db-0", "10.0.1.1"), ep(ready, "db-1", "10.0.1.2"))
@@ -163,6 +164,7 @@ func TestUpdatesReachAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("slice created", db, dns.TypeA, dns.RcodeSuccess, "10.0.1.1", "10.0.1.2")
+	expect("namespace of the import", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess)
 
 	sl.Endpoints[1].Conditions.Ready = notReady
 	if _, err := kube.DiscoveryV1().EndpointSlices("default").Update(ctx, sl, metav1.UpdateOptions{}); err != nil {
@@ -175,9 +177,17 @@ func TestUpdatesReachAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("slice deleted", db, dns.TypeA, dns.RcodeNameError)
+	expect("namespace without names", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)
+
+	sl.ResourceVersion = ""
+	if _, err := kube.DiscoveryV1().EndpointSlices("default").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("slice created again", db, dns.TypeA, dns.RcodeSuccess, "10.0.1.1")
 
 	if err := mc.MulticlusterV1alpha1().ServiceImports("default").Delete(ctx, "db", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	expect("import deleted", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)
+	expect("import deleted", db, dns.TypeA, dns.RcodeNameError)
+	expect("namespace of the deleted import", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)
 }

@@ -36,6 +36,8 @@ type Options struct {
 	MemberTTL time.Duration
 	// TTL is the DNS answers' TTL; 0 keeps the plugin's default.
 	TTL int
+	// ClusterLocal makes each CoreDNS serve cluster.local too (see DNSOptions).
+	ClusterLocal bool
 	// Log receives one line per step; nil discards.
 	Log io.Writer
 }
@@ -117,7 +119,7 @@ func Start(ctx context.Context, env *localenv.Env, o Options) (s *Stack, err err
 		s.Syncers = append(s.Syncers, sy)
 		d, err := StartDNS(ctx, DNSOptions{
 			Cluster: c, BinDir: bin, Dir: filepath.Join(s.dir, c.ID),
-			Bind: fmt.Sprintf("127.0.0.%d", 10+i), TTL: o.TTL,
+			Bind: fmt.Sprintf("127.0.0.%d", 10+i), TTL: o.TTL, ClusterLocal: o.ClusterLocal,
 		})
 		if err != nil {
 			return s, err
@@ -173,6 +175,11 @@ type DNSOptions struct {
 	// Kubeconfig overrides the cluster's (e.g. one reachable from a netns).
 	Kubeconfig string
 	TTL        int
+	// ClusterLocal serves the cluster's own zones as a cluster's CoreDNS does: a root server block
+	// with the stock kubernetes plugin for cluster.local and the reverse zones, into which
+	// corefile.Patch adds the clusterset directive (server mode). Otherwise the server serves
+	// clusterset.local alone (corefile.Local).
+	ClusterLocal bool
 	// Wrap prefixes the command line, e.g. ip netns exec NAME.
 	Wrap []string
 }
@@ -190,12 +197,14 @@ func StartDNS(ctx context.Context, o DNSOptions) (*DNS, error) {
 		kubeconfig = o.Cluster.Kubeconfig
 	}
 	ready := net.JoinHostPort(o.Bind, strconv.Itoa(ports[1]))
-	conf, err := corefile.Local(corefile.LocalOptions{
-		Clusterset: corefile.Clusterset{Zone: corefile.DefaultZone, Kubeconfig: kubeconfig, TTL: o.TTL},
-		Bind:       o.Bind,
-		Port:       ports[0],
-		Ready:      ready,
-	})
+	cs := corefile.Clusterset{Zone: corefile.DefaultZone, Kubeconfig: kubeconfig, TTL: o.TTL}
+	var conf []byte
+	if o.ClusterLocal {
+		conf, err = corefile.Patch(clusterLocalCorefile(o.Bind, ports[0], ready, kubeconfig),
+			corefile.PatchOptions{Mode: corefile.ModeServer, Clusterset: cs})
+	} else {
+		conf, err = corefile.Local(corefile.LocalOptions{Clusterset: cs, Bind: o.Bind, Port: ports[0], Ready: ready})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +239,23 @@ func StartDNS(ctx context.Context, o DNSOptions) (*DNS, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// clusterLocalCorefile is a kubeadm-style root server block (without forward and loop: these tests
+// send nothing off the machine) whose kubernetes plugin reads the cluster through kubeconfig.
+func clusterLocalCorefile(bind string, port int, ready, kubeconfig string) []byte {
+	return fmt.Appendf(nil, `.:%d {
+    bind %s
+    errors
+    ready %s
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig %q
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+}
+`, port, bind, ready, kubeconfig)
 }
 
 // Stop stops every syncer and CoreDNS, by PID.
