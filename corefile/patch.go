@@ -27,6 +27,9 @@ type PatchOptions struct {
 	// port, or on 53 when the file has no root block.
 	Port       string
 	Clusterset Clusterset
+	// Directives, when not nil, are those of the CoreDNS build the Corefile is for: Patch
+	// refuses a file that uses another, naming each (see File.UnknownDirectives).
+	Directives []string
 }
 
 // directivesSharedWithRoot are copied from the root server block into a
@@ -44,7 +47,9 @@ var directivesSharedWithRoot = []string{"bind", "ready", "prometheus"}
 // input, for a mode ModeServer file without a root server block, and when
 // something else in the file already serves the zone: a server block, a
 // directive naming the zone, or a clusterset directive with other settings.
-// Imported files are not read, so what they hold is not checked.
+// Imported files are not read, so what they hold is not checked. With
+// o.Directives set, it also returns an error for a file that uses a directive
+// the build lacks.
 func Patch(src []byte, o PatchOptions) ([]byte, error) {
 	p, err := newPatch(src, o)
 	if err != nil {
@@ -98,6 +103,11 @@ func newPatch(src []byte, o PatchOptions) (*patch, error) {
 	f, err := Parse(src)
 	if err != nil {
 		return nil, err
+	}
+	if o.Directives != nil {
+		if err := unknownError(f.UnknownDirectives(o.Directives)); err != nil {
+			return nil, err
+		}
 	}
 	p := &patch{f: f, mode: o.Mode, c: c, zone: fqdn(c.Zone), port: o.Port, words: c.words()}
 	root, rootPort, err := f.rootBlock(o.Port)

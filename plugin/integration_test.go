@@ -30,17 +30,7 @@ const ns = "mcs-test"
 // through the API are answered over UDP and TCP, changes show up, big answers truncate on UDP,
 // and the ready and prometheus plugins see the plugin.
 func TestRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: needs the control-plane binaries in bin/")
-	}
-	env := localenv.StartT(t, localenv.Options{Clusters: 1})
-	cl := env.Clusters[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	kube := kubernetes.NewForConfigOrDie(cl.Config)
-	mc := mcsclient.NewForConfigOrDie(cl.Config)
-
-	must(t, create(ctx, kube.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	cl, ctx, kube, mc := apiserver(t)
 	must(t, create(ctx, mc.MulticlusterV1alpha1().ServiceImports(ns), &mcs.ServiceImport{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: mcs.ServiceImportSpec{Type: mcs.ClusterSetIP, IPs: []string{"10.11.0.10", "fd00:11::10"},
@@ -137,11 +127,29 @@ func TestRealAPIServer(t *testing.T) {
 
 	// Metrics: what the index holds now (db and big; web was deleted).
 	metrics := httpGet(metricsAddr + "/metrics")
-	for _, line := range []string{"coredns_clusterset_imports 2", "coredns_clusterset_endpoints 301", "coredns_clusterset_index_rebuild_duration_seconds_count", "coredns_clusterset_snapshot_age_seconds"} {
+	const block = `{server="dns://127.0.0.1:0",zone="clusterset.local."}`
+	for _, line := range []string{"coredns_clusterset_imports" + block + " 2", "coredns_clusterset_endpoints" + block + " 301",
+		"coredns_clusterset_index_rebuild_duration_seconds_count", "coredns_clusterset_snapshot_age_seconds" + block} {
 		if !strings.Contains(metrics, line) {
 			t.Errorf("metrics lack %q", line)
 		}
 	}
+}
+
+// apiserver starts a localenv cluster with the namespace ns for an integration test, which it
+// skips under -short, and returns clients of it and a context for the test's requests.
+func apiserver(t *testing.T) (*localenv.Cluster, context.Context, kubernetes.Interface, mcsclient.Interface) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the control-plane binaries in bin/")
+	}
+	cl := localenv.StartT(t, localenv.Options{Clusters: 1}).Clusters[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	kube := kubernetes.NewForConfigOrDie(cl.Config)
+	mc := mcsclient.NewForConfigOrDie(cl.Config)
+	must(t, create(ctx, kube.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	return cl, ctx, kube, mc
 }
 
 func expect(t *testing.T, srv *coretest.Server, name string, qtype uint16, want string) {

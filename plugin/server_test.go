@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -42,8 +43,8 @@ func TestCorefileErrorsAtStartup(t *testing.T) {
 	}
 }
 
-// Before its informers sync (here: never, the apiserver does not exist) a real server answers
-// SERVFAIL in the zone, still serves other zones, and the ready plugin reports not ready.
+// Before its informers sync (here: never, the apiserver does not exist) a real server waits for
+// its startup timeout, then answers SERVFAIL in the zone, and the ready plugin reports not ready.
 func TestServerNotReadyUntilSynced(t *testing.T) {
 	readyAddr := freeAddr(t)
 	corefile := `clusterset.local:0 {
@@ -51,10 +52,15 @@ func TestServerNotReadyUntilSynced(t *testing.T) {
   ready ` + readyAddr + `
   clusterset {
     kubeconfig ` + kubeconfigFor(t, "https://"+freeAddr(t)) + `
+    startup_timeout 300ms
   }
 }
 `
+	start := time.Now()
 	srv := coretest.Start(t, corefile)
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("started after %s, before the startup timeout", waited)
+	}
 	for _, network := range []string{"udp", "tcp"} {
 		addr := srv.UDP
 		if network == "tcp" {

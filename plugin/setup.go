@@ -2,6 +2,7 @@ package clusterset
 
 import (
 	"context"
+	"net"
 	"slices"
 	"strconv"
 	"time"
@@ -21,11 +22,17 @@ func init() { plugin.Register(pluginName, setup) }
 // DefaultZone is served when the Corefile names no zone.
 const DefaultZone = "clusterset.local."
 
-const defaultTTL = 5
+const (
+	defaultTTL = 5
+	// defaultStartupTimeout bounds how long a starting server waits for its first index, as
+	// the kubernetes plugin's startup_timeout does.
+	defaultStartupTimeout = 5 * time.Second
+)
 
-// config is the parsed Corefile stanza.
+// config is the parsed Corefile stanza, beyond what the handler holds.
 type config struct {
 	kubeconfig, context string // empty kubeconfig: in-cluster config
+	startupTimeout      time.Duration
 }
 
 func setup(c *caddy.Controller) error {
@@ -38,14 +45,20 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	src := newSource(kube, mc)
+	inst := newInstance(cs, cfg, serverOf(dnsserver.GetConfig(c)))
 
 	ctx, cancel := context.WithCancel(context.Background())
+	inst.cancel = cancel
 	c.OnStartup(func() error {
-		go src.run(ctx, cs.update)
+		inst.start(ctx, src)
 		return nil
 	})
 	c.OnShutdown(func() error {
-		cancel()
+		inst.stop()
+		return nil
+	})
+	c.OnRestartFailed(func() error {
+		inst.resume()
 		return nil
 	})
 
@@ -56,16 +69,26 @@ func setup(c *caddy.Controller) error {
 	return nil
 }
 
+// serverOf names the server of a server block as CoreDNS's own metrics do: "dns://:53".
+func serverOf(conf *dnsserver.Config) string {
+	host := ""
+	if len(conf.ListenHosts) > 0 {
+		host = conf.ListenHosts[0]
+	}
+	return conf.Transport + "://" + net.JoinHostPort(host, conf.Port)
+}
+
 // parse reads
 //
 //	clusterset [ZONES...] {
 //	    kubeconfig PATH [CONTEXT]
 //	    ttl SECONDS
 //	    fallthrough [ZONES...]
+//	    startup_timeout DURATION
 //	}
 func parse(c *caddy.Controller) (*Clusterset, config, error) {
 	cs := &Clusterset{ttl: defaultTTL}
-	var cfg config
+	cfg := config{startupTimeout: defaultStartupTimeout}
 	if !c.Next() {
 		return nil, cfg, c.ArgErr()
 	}
@@ -100,6 +123,16 @@ func parse(c *caddy.Controller) (*Clusterset, config, error) {
 			cs.ttl = uint32(t)
 		case "fallthrough":
 			cs.Fall.SetZonesFromArgs(c.RemainingArgs())
+		case "startup_timeout":
+			a := c.RemainingArgs()
+			if len(a) != 1 {
+				return nil, cfg, c.ArgErr()
+			}
+			d, err := time.ParseDuration(a[0])
+			if err != nil || d < 0 {
+				return nil, cfg, c.Errf("startup_timeout must be a duration of 0s or more, such as 5s, got %q", a[0])
+			}
+			cfg.startupTimeout = d
 		default:
 			return nil, cfg, c.Errf("unknown property %q", c.Val())
 		}
@@ -127,6 +160,7 @@ func clients(cfg config) (kubernetes.Interface, mcsclient.Interface, error) {
 		return nil, nil, err
 	}
 	rc.UserAgent = "coredns-clusterset"
+	rc.WarningHandler = apiWarnings{}
 	mc, err := mcsclient.NewForConfig(rc) // CRDs speak JSON only
 	if err != nil {
 		return nil, nil, err
@@ -140,18 +174,16 @@ func clients(cfg config) (kubernetes.Interface, mcsclient.Interface, error) {
 	return kube, mc, nil
 }
 
-// update publishes a snapshot in which the changed imports replace the previous ones.
-func (c *Clusterset) update(changed map[string]*service) {
+// publish stores base with the changed imports replaced, under a serial above the serving
+// snapshot's, and returns it.
+func (c *Clusterset) publish(base *snapshot, changed map[string]*service) *snapshot {
 	start := time.Now()
-	prev := c.snapshot.Load()
 	serial := uint32(start.Unix()) // #nosec G115 -- Unix time as SOA serial, as CoreDNS does
-	if prev != nil && serial <= prev.serial {
-		serial = prev.serial + 1 // a changed index must have a new serial, even within a second
+	if cur := c.snapshot.Load(); cur != nil && serial <= cur.serial {
+		serial = cur.serial + 1 // a changed index must have a new serial, even within a second
 	}
-	snap := prev.update(c.Zones, c.ttl, serial, changed)
+	snap := base.update(c.Zones, c.ttl, serial, changed)
 	c.snapshot.Store(snap)
-	lastPublished.Store(time.Now().UnixNano())
 	rebuildDuration.Observe(time.Since(start).Seconds())
-	importsIndexed.Set(float64(snap.imports))
-	endpointsIndexed.Set(float64(snap.endpoints))
+	return snap
 }

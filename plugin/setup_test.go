@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/pkg/fall"
@@ -20,6 +21,7 @@ func TestParse(t *testing.T) {
 		ttl        uint32
 		cfg        config
 		fall       fall.F
+		timeoutSet bool   // cfg holds the startup timeout; otherwise the default is expected
 		err        string // substring of the error; "" for success
 	}{
 		{name: "defaults", input: "clusterset", zones: []string{"clusterset.local."}, ttl: 5},
@@ -35,6 +37,9 @@ func TestParse(t *testing.T) {
 			fall: fall.F{Zones: []string{"a.clusterset.local.", "b.clusterset.local."}}},
 		{name: "ttl 0", input: "clusterset {\nttl 0\n}", zones: []string{"clusterset.local."}, ttl: 0},
 		{name: "ttl 3600", input: "clusterset {\nttl 3600\n}", zones: []string{"clusterset.local."}, ttl: 3600},
+		{name: "startup_timeout", input: "clusterset {\nstartup_timeout 1m30s\n}", zones: []string{"clusterset.local."}, ttl: 5,
+			cfg: config{startupTimeout: 90 * time.Second}, timeoutSet: true},
+		{name: "startup_timeout 0 does not wait", input: "clusterset {\nstartup_timeout 0s\n}", zones: []string{"clusterset.local."}, ttl: 5, timeoutSet: true},
 
 		{name: "ttl too big", input: "clusterset {\nttl 3601\n}", err: "ttl must be an integer in [0, 3600]"},
 		{name: "ttl negative", input: "clusterset {\nttl -1\n}", err: "ttl must be an integer in [0, 3600]"},
@@ -45,6 +50,9 @@ func TestParse(t *testing.T) {
 		{name: "kubeconfig too many", input: "clusterset {\nkubeconfig a b c\n}", err: "Wrong argument count"},
 		{name: "unknown property", input: "clusterset {\nendpoint http://x\n}", err: `unknown property "endpoint"`},
 		{name: "twice", input: "clusterset\nclusterset", err: "this plugin can only be used once per Server Block"},
+		{name: "startup_timeout not a duration", input: "clusterset {\nstartup_timeout 5\n}", err: `startup_timeout must be a duration of 0s or more, such as 5s, got "5"`},
+		{name: "startup_timeout negative", input: "clusterset {\nstartup_timeout -1s\n}", err: "startup_timeout must be a duration of 0s or more"},
+		{name: "startup_timeout missing", input: "clusterset {\nstartup_timeout\n}", err: "Wrong argument count"},
 		{name: "root zone", input: "clusterset .", err: "the root zone cannot be a clusterset zone"},
 	}
 	for _, tc := range tests {
@@ -61,8 +69,12 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if !slices.Equal(cs.Zones, tc.zones) || cs.ttl != tc.ttl || cfg != tc.cfg || !cs.Fall.Equal(tc.fall) {
-				t.Errorf("got zones %v ttl %d cfg %+v fall %v; want %v %d %+v %v", cs.Zones, cs.ttl, cfg, cs.Fall, tc.zones, tc.ttl, tc.cfg, tc.fall)
+			want := tc.cfg
+			if !tc.timeoutSet {
+				want.startupTimeout = defaultStartupTimeout
+			}
+			if !slices.Equal(cs.Zones, tc.zones) || cs.ttl != tc.ttl || cfg != want || !cs.Fall.Equal(tc.fall) {
+				t.Errorf("got zones %v ttl %d cfg %+v fall %v; want %v %d %+v %v", cs.Zones, cs.ttl, cfg, cs.Fall, tc.zones, tc.ttl, want, tc.fall)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package clusterset
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"time"
 
@@ -48,11 +49,16 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 		}, mc),
 		ObjectType: &mcs.ServiceImport{},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.markChanged(importKey(obj)) },
-			UpdateFunc: func(_, obj any) { s.markChanged(importKey(obj)) },
+			AddFunc: func(obj any) { s.markChanged(importKey(obj)) },
+			UpdateFunc: func(old, obj any) {
+				if !sameAnswers(old, obj) {
+					s.markChanged(importKey(obj))
+				}
+			},
 			DeleteFunc: func(obj any) { s.markChanged(importKey(obj)) },
 		},
 		Transform: toCachedImport,
+		Logger:    &klogLogger,
 	})
 
 	sliceAPI := kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
@@ -72,8 +78,12 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 		}, kube),
 		ObjectType: &discovery.EndpointSlice{},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.markChanged(sliceImportKey(obj)) },
-			UpdateFunc: func(old, obj any) { s.markChanged(sliceImportKey(old), sliceImportKey(obj)) },
+			AddFunc: func(obj any) { s.markChanged(sliceImportKey(obj)) },
+			UpdateFunc: func(old, obj any) {
+				if !sameAnswers(old, obj) {
+					s.markChanged(sliceImportKey(old), sliceImportKey(obj))
+				}
+			},
 			DeleteFunc: func(obj any) { s.markChanged(sliceImportKey(obj)) },
 		},
 		Indexers: cache.Indexers{byImport: func(obj any) ([]string, error) {
@@ -83,10 +93,33 @@ func newSource(kube kubernetes.Interface, mc mcsclient.Interface) *source {
 			return nil, nil
 		}},
 		Transform: toCachedSlice,
+		Logger:    &klogLogger,
 	})
 	s.slices = slices.(cache.Indexer) // the store of an informer with indexers is an Indexer
 	s.controllers = []cache.Controller{importCtl, sliceCtl}
 	return s
+}
+
+// sameAnswers reports whether an update changed nothing DNS answers from: the cached forms of old
+// and obj differ at most in their resourceVersion. A no-op write, a status change or a relist
+// then neither rebuilds the index nor bumps the SOA serial.
+func sameAnswers(old, obj any) bool {
+	switch o := old.(type) {
+	case *cachedImport:
+		n, ok := obj.(*cachedImport)
+		return ok && equalButVersion(*o, *n, func(c *cachedImport) *cachedMeta { return &c.cachedMeta })
+	case *cachedSlice:
+		n, ok := obj.(*cachedSlice)
+		return ok && equalButVersion(*o, *n, func(c *cachedSlice) *cachedMeta { return &c.cachedMeta })
+	}
+	return false
+}
+
+// equalButVersion compares copies of a and b without their resourceVersion, whatever fields the
+// cached types gain.
+func equalButVersion[T any](a, b T, meta func(*T) *cachedMeta) bool {
+	meta(&a).resourceVersion, meta(&b).resourceVersion = "", ""
+	return reflect.DeepEqual(a, b)
 }
 
 // importKey is the "<ns>/<name>" key of a cached import (or of its deletion tombstone).

@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/test"
 
@@ -190,4 +192,82 @@ func TestUpdatesReachAnswers(t *testing.T) {
 	}
 	expect("import deleted", db, dns.TypeA, dns.RcodeNameError)
 	expect("namespace of the deleted import", "default.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)
+}
+
+// Updates that change nothing DNS answers from (a label, a not-ready endpoint's hostname, a
+// rewrite of the same object) neither rebuild the index nor bump the SOA serial; real changes do.
+func TestNoOpUpdatesDoNotRebuild(t *testing.T) {
+	kube, mc := fakeClients(clustersetObjects()...)
+	src := newSource(kube, mc)
+	cs := &Clusterset{Zones: []string{zone}, ttl: defaultTTL}
+	var mu sync.Mutex
+	var rebuilt []string // the imports of every update after the first
+	first := true
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go src.run(ctx, func(changed map[string]*service) {
+		mu.Lock()
+		if !first {
+			rebuilt = append(rebuilt, slices.Sorted(maps.Keys(changed))...)
+		}
+		first = false
+		mu.Unlock()
+		cs.update(changed)
+	})
+	waitFor(t, "plugin ready", cs.Ready)
+	serial := cs.snapshot.Load().serial
+	time.Sleep(1100 * time.Millisecond) // a rebuild now would get a new serial from the clock
+
+	imports := mc.MulticlusterV1alpha1().ServiceImports("default")
+	web, err := imports.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.Labels = map[string]string{"touched": "yes"}
+	web.ResourceVersion = "77"
+	if _, err := imports.Update(ctx, web, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	slicesAPI := kube.DiscoveryV1().EndpointSlices("default")
+	c1, err := slicesAPI.Get(ctx, "db-c1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Annotations = map[string]string{"touched": "yes"}
+	c1.Endpoints[2].Hostname = new("renamed-but-not-ready")
+	if _, err := slicesAPI.Update(ctx, c1, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Real changes after the no-ops, through the same informers: once they show, the no-ops
+	// have been handled.
+	other, err := imports.Get(ctx, "noslices", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Spec.Type = mcs.ClusterSetIP
+	other.Spec.IPs = []string{"10.3.0.1"}
+	if _, err := imports.Update(ctx, other, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := slicesAPI.Get(ctx, "idle-c1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle.Endpoints[0].Conditions.Ready = ready
+	if _, err := slicesAPI.Update(ctx, idle, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both real changes", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(rebuilt, "noslices.default") && slices.Contains(rebuilt, "idle.default")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if slices.Contains(rebuilt, "web.default") || slices.Contains(rebuilt, "db.default") {
+		t.Errorf("no-op updates were re-indexed: %v", rebuilt)
+	}
+	if s := cs.snapshot.Load().serial; s == serial {
+		t.Errorf("serial %d did not change with the real changes", s)
+	}
 }

@@ -1,5 +1,5 @@
-// Command coredns is CoreDNS with the clusterset plugin and the plugins a Kubernetes cluster's
-// DNS uses (see package plugins for the list).
+// Command coredns is stock CoreDNS, every plugin included, with the clusterset plugin right
+// before kubernetes (see package plugins).
 package main
 
 import (

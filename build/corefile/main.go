@@ -3,8 +3,11 @@
 //
 //	kubectl get configmap coredns -n kube-system -o yaml | clusterset-corefile patch | kubectl replace -f -
 //
-// It also writes the Corefile of a standalone CoreDNS that serves only the
-// clusterset zone, as the demo runs one per cluster. See corefile/README.md.
+// Both patch and check refuse a Corefile that names a directive the clusterset
+// CoreDNS build lacks, so that swapping the image cannot leave pods that fail
+// to start. It also writes the Corefile of a standalone CoreDNS that serves
+// only the clusterset zone, as the demo runs one per cluster. See
+// corefile/README.md.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/clusterset/clusterset/build/coredns/directives"
 	"github.com/clusterset/clusterset/corefile"
 )
 
@@ -23,6 +27,9 @@ const usage = `Usage:
   clusterset-corefile patch [flags] [FILE]
         Read a Corefile, or a ConfigMap holding one (YAML or JSON), from FILE
         or standard input, and write it patched to standard output.
+  clusterset-corefile check [flags] [FILE]
+        Read a Corefile or ConfigMap the same way and check that the clusterset
+        CoreDNS build has every directive it uses.
   clusterset-corefile local [flags]
         Write the Corefile of a CoreDNS that serves only the clusterset zone.
 Run "clusterset-corefile COMMAND -h" for the flags of a command.
@@ -48,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "patch":
 		out, err = patch(args[1:], stdin, stderr)
+	case "check":
+		out, err = check(args[1:], stdin, stderr)
 	case "local":
 		out, err = local(args[1:], stderr)
 	case "help", "-h", "-help", "--help":
@@ -84,12 +93,8 @@ func patch(args []string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
 		return nil, err
 	}
 	o.Mode = corefile.Mode(*mode)
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "patch takes at most one FILE, got %q\n", fs.Args())
-		fs.Usage()
-		return nil, errUsage
-	}
-	in, err := readInput(fs.Arg(0), stdin)
+	o.Directives = directives.List
+	in, err := readFileArg(fs, stdin, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +102,37 @@ func patch(args []string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
 		return corefile.PatchConfigMap(in, *key, o)
 	}
 	return corefile.Patch(in, o)
+}
+
+func check(args []string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
+	fs := newFlagSet("check", "[flags] [FILE]", stderr)
+	key := fs.String("key", corefile.DefaultConfigMapKey, "data key of the Corefile in a ConfigMap")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	in, err := readFileArg(fs, stdin, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if corefile.IsManifest(in) {
+		if in, err = corefile.CorefileOf(in, *key); err != nil {
+			return nil, err
+		}
+	}
+	if err := corefile.CheckDirectives(in, directives.List); err != nil {
+		return nil, err
+	}
+	return []byte("ok: the clusterset CoreDNS build has every directive of this Corefile\n"), nil
+}
+
+// readFileArg reads the input named by the one optional FILE argument of fs.
+func readFileArg(fs *flag.FlagSet, stdin io.Reader, stderr io.Writer) ([]byte, error) {
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "%s takes at most one FILE, got %q\n", fs.Name(), fs.Args())
+		fs.Usage()
+		return nil, errUsage
+	}
+	return readInput(fs.Arg(0), stdin)
 }
 
 func local(args []string, stderr io.Writer) ([]byte, error) {

@@ -178,8 +178,47 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// patch and check refuse a Corefile with a directive the build lacks, naming each, and patch
+// writes nothing then, so "| kubectl replace -f -" replaces nothing.
+func TestDirectivesOfTheBuild(t *testing.T) {
+	kubeadm := readFile(t, examples+"kubeadm.Corefile")
+	stockOnly := ".:53 {\n    errors\n    rewrite name a.example b.example\n    template IN A example.org {\n        answer \"{{ .Name }} 60 IN A 127.0.0.1\"\n    }\n    whoami\n    kubernetes cluster.local\n}\n"
+	unknown := ".:53 {\n    errors\n    unbound\n    kubernetes cluster.local\n    alternate SERVFAIL . 10.0.0.1\n}\n"
+	unknownCM := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: coredns\n  namespace: kube-system\n  resourceVersion: \"1\"\ndata:\n  Corefile: |\n" +
+		"    .:53 {\n        errors\n        unbound\n    }\n"
+	const refused = `this CoreDNS build has no plugin for directives "unbound" (line 3, server block .:53), "alternate" (line 5, server block .:53)`
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string
+		code   int
+		stdout string // substring; "" means nothing
+		stderr string // substring
+	}{
+		{"check kubeadm", kubeadm, []string{"check"}, 0, "ok: ", ""},
+		{"check stock plugins", stockOnly, []string{"check"}, 0, "ok: ", ""},
+		{"check the patched file", runCommand(t, kubeadm, "patch").stdout, []string{"check"}, 0, "ok: ", ""},
+		{"check unknown", unknown, []string{"check"}, 1, "", "clusterset-corefile check: corefile: " + refused},
+		{"check ConfigMap", unknownCM, []string{"check"}, 1, "", `no plugin for directive "unbound" (line 3, server block .:53)`},
+		{"check ConfigMap key", "apiVersion: v1\nkind: ConfigMap\ndata:\n  Corefile: \". {\\n}\\n\"\n", []string{"check", "--key", "other"}, 1, "", `has no data key "other"`},
+		{"check two files", kubeadm, []string{"check", "a", "b"}, 2, "", "check takes at most one FILE"},
+		{"patch stock plugins", stockOnly, []string{"patch"}, 0, "clusterset", ""},
+		{"patch unknown", unknown, []string{"patch"}, 1, "", "clusterset-corefile patch: corefile: " + refused},
+		{"patch unknown, mode server", unknown, []string{"patch", "--mode", "server"}, 1, "", refused},
+		{"patch ConfigMap", unknownCM, []string{"patch"}, 1, "", `no plugin for directive "unbound"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCommand(t, tt.stdin, tt.args...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.stderr) || (tt.stdout == "") != (r.stdout == "") || !strings.Contains(r.stdout, tt.stdout) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q", r.code, r.stdout, r.stderr, tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
+
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"-h"}, {"patch", "-h"}, {"local", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"patch", "-h"}, {"check", "-h"}, {"local", "--help"}} {
 		r := runCommand(t, "", args...)
 		if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "Usage") {
 			t.Errorf("%q: exit %d, output %q; want 0 and usage", args, r.code, r.stdout+r.stderr)

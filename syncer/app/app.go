@@ -12,13 +12,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -30,6 +33,7 @@ import (
 	"github.com/clusterset/clusterset/syncer/liveness"
 	"github.com/clusterset/clusterset/syncer/member"
 	"github.com/clusterset/clusterset/syncer/metrics"
+	"github.com/clusterset/clusterset/syncer/policy"
 	"github.com/clusterset/clusterset/syncer/source"
 	"github.com/clusterset/clusterset/syncer/target"
 )
@@ -61,6 +65,15 @@ type Options struct {
 	MaxEndpointsPerSlice   int
 	Workers                int
 	ResyncPeriod           time.Duration
+	// DeniedExportNamespaces and AllowedExportNamespaces (empty: all) admit exports by
+	// namespace; the syncer's own namespace is always denied.
+	DeniedExportNamespaces  []string
+	AllowedExportNamespaces []string
+	MaxExportsPerMember     int
+	MaxEndpointsPerExport   int
+	TargetTimeout           time.Duration
+	RequestTimeout          time.Duration
+	AllowExecCredentials    bool
 
 	// LocalConfig, when set, is used instead of Kubeconfig (in-process tests).
 	LocalConfig *rest.Config
@@ -85,6 +98,11 @@ func DefaultOptions() Options {
 		MaxEndpointsPerSlice:   desired.DefaultMaxEndpointsPerSlice,
 		Workers:                16,
 		ResyncPeriod:           10 * time.Minute,
+		DeniedExportNamespaces: policy.DefaultDeniedNamespaces,
+		MaxExportsPerMember:    policy.DefaultMaxExportsPerMember,
+		MaxEndpointsPerExport:  policy.DefaultMaxEndpointsPerExport,
+		TargetTimeout:          controller.DefaultTargetTimeout,
+		RequestTimeout:         15 * time.Second,
 	}
 }
 
@@ -106,6 +124,26 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxEndpointsPerSlice, "max-endpoints-per-slice", o.MaxEndpointsPerSlice, "endpoints per mirrored EndpointSlice (at most 1000)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "services reconciled in parallel")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "re-reconcile everything at this period (a resync of unchanged state writes nothing); 0 disables")
+	listFlag(fs, &o.DeniedExportNamespaces, "denied-export-namespaces", "comma-separated namespaces whose exports are refused (--namespace is always refused too)")
+	listFlag(fs, &o.AllowedExportNamespaces, "allowed-export-namespaces", "comma-separated namespaces whose exports are admitted; empty: every namespace not denied")
+	fs.IntVar(&o.MaxExportsPerMember, "max-exports-per-member", o.MaxExportsPerMember, "exports admitted per member cluster, its oldest first; 0: no limit")
+	fs.IntVar(&o.MaxEndpointsPerExport, "max-endpoints-per-export", o.MaxEndpointsPerExport, "endpoints mirrored per member cluster and export; 0: no limit")
+	fs.DurationVar(&o.TargetTimeout, "target-timeout", o.TargetTimeout, "bound on one service's writes into one target cluster, so that a dead target holds no worker")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "bound on every API request to any cluster, watches excepted; 0 disables")
+	fs.BoolVar(&o.AllowExecCredentials, "allow-exec-credentials", o.AllowExecCredentials, "let member kubeconfigs run exec and auth-provider plugins and read files (client-certificate, client-key, certificate-authority, tokenFile); by default only inline credentials are accepted")
+}
+
+// listFlag binds a comma-separated list flag; an empty value sets an empty list.
+func listFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
+	fs.Func(name, usage+" (default \""+strings.Join(*list, ",")+"\")", func(v string) error {
+		*list = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*list = append(*list, item)
+			}
+		}
+		return nil
+	})
 }
 
 func (o *Options) validate() error {
@@ -114,6 +152,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("--mode must be %s or %s, not %q", ModePull, ModeHub, o.Mode)
 	case o.MemberTTL <= 0:
 		return errors.New("--member-ttl must be positive")
+	case o.MaxExportsPerMember < 0 || o.MaxEndpointsPerExport < 0:
+		return errors.New("--max-exports-per-member and --max-endpoints-per-export must not be negative")
+	case o.TargetTimeout <= 0:
+		return errors.New("--target-timeout must be positive")
 	case o.MaxEndpointsPerSlice < 1 || o.MaxEndpointsPerSlice > desired.MaxEndpointsPerSlice:
 		return fmt.Errorf("--max-endpoints-per-slice must be within 1..%d", desired.MaxEndpointsPerSlice)
 	case o.Mode == ModeHub && o.MemberKubeconfigs == "" && o.MemberSecretSelector == "":
@@ -133,6 +175,7 @@ func (o *Options) clientsFor(cfg *rest.Config) (clients, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.QPS), o.Burst
 	cfg.UserAgent = desired.ManagerName
+	withRequestTimeout(cfg, o.RequestTimeout)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return clients{}, err
@@ -187,8 +230,8 @@ func run(ctx context.Context, o Options) error {
 	if id.ClusterSet == "" {
 		return fmt.Errorf("the local cluster has no ClusterProperty %s and --clusterset-id is not set", member.ClusterSetProperty)
 	}
-	if reason, msg := member.Check(id, id.ClusterSet); reason != "" && (o.Mode == ModePull || o.ClusterID != "") {
-		return fmt.Errorf("local cluster: %s", msg)
+	if r := member.Check(id, id.ClusterSet, ""); r != nil && (o.Mode == ModePull || o.ClusterID != "") {
+		return fmt.Errorf("local cluster: %s", r.Message)
 	}
 	logger := klog.FromContext(ctx).WithValues("syncer", id.ClusterID)
 	ctx = klog.NewContext(ctx, logger)
@@ -198,7 +241,7 @@ func run(ctx context.Context, o Options) error {
 	if m == nil {
 		m = metrics.New()
 	}
-	s := &syncer{opts: o, local: local, localID: id, metrics: m, admitted: map[string]bool{}}
+	s := &syncer{opts: o, local: local, localID: id, metrics: m}
 	s.tracker = liveness.NewTracker(o.Namespace, o.MemberTTL, func(memberID string, _ bool) {
 		m.MembersStale.Set(float64(s.tracker.StaleCount()))
 		s.ctrl.EnqueueMember(memberID)
@@ -206,6 +249,9 @@ func run(ctx context.Context, o Options) error {
 	s.ctrl = controller.New(controller.Options{
 		Workers: o.Workers, MaxEndpointsPerSlice: o.MaxEndpointsPerSlice, ResyncPeriod: o.ResyncPeriod,
 		SyncTimeout: o.MemberTTL, Stale: s.tracker.Stale, Metrics: m,
+		MemberTTL: o.MemberTTL, TargetTimeout: o.TargetTimeout,
+		Namespaces:          policy.NewNamespaces(append(slices.Clone(o.DeniedExportNamespaces), o.Namespace), o.AllowedExportNamespaces),
+		MaxExportsPerMember: o.MaxExportsPerMember, MaxEndpointsPerExport: o.MaxEndpointsPerExport,
 	})
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -214,7 +260,10 @@ func run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer servers.Wait()
+	defer func() {
+		cancel() // the servers stop with ctx
+		servers.Wait()
+	}()
 
 	// Every replica renews the heartbeat, so that a leader handover does not look like a
 	// dead cluster to the other members.
@@ -235,40 +284,93 @@ type syncer struct {
 	ctrl    *controller.Controller
 	tracker *liveness.Tracker
 
-	mu       sync.Mutex
-	admitted map[string]bool // member IDs
-	standby  bool            // waiting to be elected
+	mu      sync.Mutex
+	standby bool // waiting to be elected
 }
 
-// runElected runs the syncer while this replica leads.
+// runElected runs the syncer while this replica leads. The elected work ends when the lease
+// is lost or when the work stops on its own (an error); either way the replica gives the
+// lease up only once its workers have stopped writing, and returns an error, so that the
+// process exits and restarts as a standby with fresh caches: no replica renews a lease it
+// does not work for.
 func (s *syncer) runElected(ctx context.Context, cfg *rest.Config) error {
 	hostname, _ := os.Hostname()
 	identity := fmt.Sprintf("%s_%d", hostname, os.Getpid())
-	lock, err := resourcelock.NewFromKubeconfig(resourcelock.LeasesResourceLock, s.opts.Namespace, LeaderElectionLease,
+	inner, err := resourcelock.NewFromKubeconfig(resourcelock.LeasesResourceLock, s.opts.Namespace, LeaderElectionLease,
 		resourcelock.ResourceLockConfig{Identity: identity}, cfg, 10*time.Second)
 	if err != nil {
 		return err
 	}
+	lock := &acquiredLock{Interface: inner}
 	s.setStandby(true)
-	var runErr error
-	leading := false
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock: lock, Name: LeaderElectionLease, ReleaseOnCancel: true,
+	electionCtx, stopElection := context.WithCancel(ctx)
+	defer stopElection()
+	workDone := make(chan error, 1) // the elected work's result, sent once its workers stopped
+	leaderelection.RunOrDie(electionCtx, leaderelection.LeaderElectionConfig{
+		// Not ReleaseOnCancel: that releases as soon as renewing stops, while the workers may
+		// still be writing. The lease is released below instead.
+		Lock: lock, Name: LeaderElectionLease,
 		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
-				leading = true
 				s.setStandby(false)
-				runErr = s.run(ctx)
+				workDone <- s.run(ctx)
+				stopElection() // the work stopped on its own: stop renewing too
 			},
 			OnStoppedLeading: func() {},
 		},
 	})
-	if ctx.Err() == nil && leading {
-		// Lost the lease: exit so that a restart rejoins as a standby with fresh caches.
-		return errors.Join(errors.New("leader election lost"), runErr)
+	if !lock.acquired {
+		return nil // stopped before being elected
 	}
-	return runErr
+	// RunOrDie has cancelled the work's context; wait for the workers before giving up the
+	// lease, so that the next leader never writes alongside them.
+	workErr := <-workDone
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := releaseLease(releaseCtx, lock, identity); err != nil {
+		klog.FromContext(ctx).Error(err, "Releasing the leader election Lease failed; it expires by itself")
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if workErr == nil {
+		workErr = errors.New("leader election lost")
+	}
+	return fmt.Errorf("elected work stopped: %w", workErr)
+}
+
+// acquiredLock records whether the replica ever held the lease. The flag is written by
+// RunOrDie's own goroutine (acquire and renew run in it) and read after RunOrDie returns.
+type acquiredLock struct {
+	resourcelock.Interface
+	acquired bool
+}
+
+func (l *acquiredLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Create(ctx, r)
+	l.acquired = l.acquired || err == nil && r.HolderIdentity == l.Identity()
+	return err
+}
+
+func (l *acquiredLock) Update(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Update(ctx, r)
+	l.acquired = l.acquired || err == nil && r.HolderIdentity == l.Identity()
+	return err
+}
+
+// releaseLease gives the lease up if this replica still holds it, as client-go's release
+// does: no holder and a duration of one second. The update is conditional on the lease's
+// resourceVersion, so a lease taken over meanwhile is left alone.
+func releaseLease(ctx context.Context, lock resourcelock.Interface, identity string) error {
+	record, _, err := lock.Get(ctx)
+	if err != nil || record.HolderIdentity != identity {
+		return err
+	}
+	now := metav1.Now()
+	return lock.Update(ctx, resourcelock.LeaderElectionRecord{
+		LeaseDurationSeconds: 1, RenewTime: now, AcquireTime: now, LeaderTransitions: record.LeaderTransitions,
+	})
 }
 
 func (s *syncer) setStandby(v bool) {
@@ -285,112 +387,34 @@ func (s *syncer) ready() bool {
 	return standby || s.ctrl.Started()
 }
 
-// run builds the members and targets and reconciles until ctx ends.
+// run builds the members and targets and reconciles until ctx ends, following membership
+// changes as they come.
 func (s *syncer) run(ctx context.Context) error {
-	o := s.opts
-	if o.Mode == ModePull {
-		s.admit(ctx, s.localID.ClusterID, s.local, true)
-	}
-	candidates, err := s.candidates(ctx)
+	m, err := newMembership(ctx, s)
 	if err != nil {
 		return err
 	}
-	// Identify every reachable candidate before reconciling, so that the first reconciles see
-	// every member; unreachable ones keep being retried in the background.
-	var firstAttempts sync.WaitGroup
-	for _, c := range candidates {
-		done := make(chan struct{})
-		go s.connect(ctx, c, done)
-		firstAttempts.Go(func() { <-done })
+	if err := m.start(ctx); err != nil {
+		return err
 	}
-	firstAttempts.Wait()
 	return s.ctrl.Run(ctx)
 }
 
-func (s *syncer) candidates(ctx context.Context) ([]member.Candidate, error) {
-	var out []member.Candidate
-	if dir := s.opts.MemberKubeconfigs; dir != "" {
-		c, err := member.FromDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("--member-kubeconfigs: %w", err)
-		}
-		out = append(out, c...)
-	}
-	if sel := s.opts.MemberSecretSelector; sel != "" {
-		c, err := member.FromSecrets(ctx, s.local.kube, s.opts.Namespace, sel)
-		if err != nil {
-			return nil, fmt.Errorf("--member-secret-selector: %w", err)
-		}
-		out = append(out, c...)
-	}
-	return out, nil
-}
-
-// connect identifies a candidate, retrying while it is unreachable, and admits or refuses
-// it. firstAttempt is closed once the first attempt has failed or the candidate is decided.
-func (s *syncer) connect(ctx context.Context, c member.Candidate, firstAttempt chan<- struct{}) {
-	logger := klog.FromContext(ctx).WithValues("origin", c.Origin)
-	firstAttemptOver := sync.OnceFunc(func() { close(firstAttempt) })
-	defer firstAttemptOver()
-	cl, err := s.opts.clientsFor(c.Config)
-	if err != nil {
-		logger.Error(err, "Member refused: bad kubeconfig")
-		s.metrics.MembersRefused.WithLabelValues(member.RefusedUnreadable).Inc()
-		return
-	}
-	var id member.Identity
-	attemptTimeout := min(s.opts.MemberTTL, 10*time.Second)
-	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Steps: 1 << 30, Cap: 30 * time.Second}
-	_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
-		attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		defer cancel()
-		id, err = member.Identify(attemptCtx, cl.dynamic)
-		if err != nil && ctx.Err() == nil {
-			logger.Info("Member unreachable, retrying", "err", err)
-			firstAttemptOver()
-		}
-		return err == nil, nil
-	})
-	if ctx.Err() != nil {
-		return
-	}
-	if reason, msg := member.Check(id, s.localID.ClusterSet); reason != "" {
-		logger.Info("Member refused", "reason", reason, "detail", msg)
-		s.metrics.MembersRefused.WithLabelValues(reason).Inc()
-		return
-	}
-	if id.ClusterID == s.localID.ClusterID && s.opts.Mode == ModePull {
-		logger.V(2).Info("Member is the local cluster", "cluster", id.ClusterID)
-		return
-	}
-	if !s.admit(ctx, id.ClusterID, cl, s.opts.Mode == ModeHub) {
-		logger.Info("Member refused", "reason", member.RefusedDuplicateID, "cluster", id.ClusterID)
-		s.metrics.MembersRefused.WithLabelValues(member.RefusedDuplicateID).Inc()
-		return
-	}
-	logger.Info("Member admitted", "cluster", id.ClusterID)
-	go s.tracker.Track(ctx, id.ClusterID, cl.kube)
-}
-
-// admit starts the caches of a member (and, when written into, its target) unless a member
-// with that ID is already admitted. The local cluster in pull mode is both member and target.
-func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto bool) bool {
-	s.mu.Lock()
-	if s.admitted[id] {
-		s.mu.Unlock()
-		return false
-	}
-	s.admitted[id] = true
-	s.mu.Unlock()
+// admit starts the caches of a member (and, when written into, its target) and hands them to
+// the controller, which counts the member as unknown until they have synced. Admitted under
+// the ID of a member the controller has, they replace it at once, and its caches can stop
+// once these have synced (synced). The local cluster in pull mode is both member and target.
+func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto bool) (synced cache.InformerSynced) {
 	src := source.New(id, cl.kube, cl.mcs, s.ctrl.Enqueue)
 	src.Run(ctx)
 	s.ctrl.AddMember(ctx, src, writeInto)
-	if writeInto {
-		t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl)
-		t.Run(ctx)
-		s.ctrl.AddTarget(ctx, t)
+	if !writeInto {
+		return src.HasSynced
 	}
-	return true
+	t := target.New(id, cl.kube, cl.mcs, s.metrics, s.ctrl)
+	t.Run(ctx)
+	s.ctrl.AddTarget(ctx, t)
+	return func() bool { return src.HasSynced() && t.HasSynced() }
 }
 
 // serve starts the metrics and health servers; Wait returns once they have stopped.

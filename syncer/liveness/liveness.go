@@ -114,6 +114,17 @@ func (t *Tracker) StaleCount() int {
 	return n
 }
 
+// Forget drops a member that left the clusterset, and tells onChange when it was stale.
+func (t *Tracker) Forget(id string) {
+	t.mu.Lock()
+	m, ok := t.members[id]
+	delete(t.members, id)
+	t.mu.Unlock()
+	if ok && m.stale {
+		t.onChange(id, false)
+	}
+}
+
 // Track probes the member until ctx ends, every quarter TTL. The member counts as reachable
 // from the start: it has just been identified.
 func (t *Tracker) Track(ctx context.Context, id string, client kubernetes.Interface) {
@@ -135,7 +146,11 @@ func (t *Tracker) Track(ctx context.Context, id string, client kubernetes.Interf
 
 func (t *Tracker) observe(ctx context.Context, id string, lease *coordinationv1.Lease, err error, now time.Time) {
 	t.mu.Lock()
-	m := t.members[id]
+	m, ok := t.members[id]
+	if !ok { // forgotten while probing
+		t.mu.Unlock()
+		return
+	}
 	switch {
 	case err == nil:
 		m.obs.LastReachable = now

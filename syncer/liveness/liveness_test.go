@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,5 +87,26 @@ func TestTrackerTimesRenewalsOnItsOwnClock(t *testing.T) {
 	}
 	if tr.Stale("unknown") {
 		t.Errorf("an unknown member is stale")
+	}
+}
+
+func TestTrackerForget(t *testing.T) {
+	var changes []string
+	tr := NewTracker("ns", time.Second, func(id string, stale bool) { changes = append(changes, fmt.Sprintf("%s %v", id, stale)) })
+	tr.members["gone"] = &member{stale: true}
+	tr.members["fresh"] = &member{}
+	tr.Forget("gone")
+	tr.Forget("fresh")
+	tr.Forget("never")
+	if tr.Stale("gone") || tr.StaleCount() != 0 || len(tr.members) != 0 {
+		t.Errorf("after Forget: stale %v, count %d, members %d", tr.Stale("gone"), tr.StaleCount(), len(tr.members))
+	}
+	if want := []string{"gone false"}; !slices.Equal(changes, want) {
+		t.Errorf("onChange calls %v, want %v", changes, want)
+	}
+	// A probe finishing after Forget records nothing.
+	tr.observe(context.Background(), "gone", nil, errors.New("late"), time.Now())
+	if len(tr.members) != 0 {
+		t.Error("a late probe re-created a forgotten member")
 	}
 }

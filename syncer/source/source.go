@@ -6,6 +6,7 @@ package source
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,9 @@ type Cluster struct {
 	slices  cache.SharedIndexInformer
 	// Exports overlays the status writes of the syncer on the export cache.
 	Exports *recentwrites.Store[*mcsv1alpha1.ServiceExport]
+	// exportsVersion counts exports added and deleted, so that what is derived from the
+	// set of exports (the per-member limit) is recomputed only when it changes.
+	exportsVersion atomic.Uint64
 }
 
 // New builds the informers of one member. enqueue receives the "namespace/name" key of
@@ -58,9 +62,9 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue 
 		}
 	}
 	_, _ = c.exports.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { onExport(obj, false) },
+		AddFunc:    func(obj any) { c.exportsVersion.Add(1); onExport(obj, false) },
 		UpdateFunc: func(_, obj any) { onExport(obj, false) },
-		DeleteFunc: func(obj any) { onExport(obj, true) },
+		DeleteFunc: func(obj any) { c.exportsVersion.Add(1); onExport(obj, true) },
 	})
 	ifExported := func(key string) {
 		if _, ok, _ := c.exports.GetIndexer().GetByKey(key); ok {
@@ -111,6 +115,19 @@ func (c *Cluster) Export(key string) (desired.ClusterExport, bool) {
 		ce.Slices = append(ce.Slices, o.(*discoveryv1.EndpointSlice))
 	}
 	return ce, true
+}
+
+// ExportsVersion changes whenever an export is added or deleted.
+func (c *Cluster) ExportsVersion() uint64 { return c.exportsVersion.Load() }
+
+// ListExports returns every cached export. The objects are cache objects: read only.
+func (c *Cluster) ListExports() []*mcsv1alpha1.ServiceExport {
+	objs := c.exports.GetIndexer().List()
+	out := make([]*mcsv1alpha1.ServiceExport, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*mcsv1alpha1.ServiceExport))
+	}
+	return out
 }
 
 // ExportKeys lists the keys of every cached export.

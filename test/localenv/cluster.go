@@ -201,3 +201,12 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 	c.env.logf("%s: kube-controller-manager started (pid %d)", c.ID, c.controllerManager.PID())
 	return nil
 }
+
+// APIServerPID is the PID of the cluster's running apiserver, 0 when it is stopped. Fault
+// tests blackhole a cluster by sending it SIGSTOP (and SIGCONT).
+func (c *Cluster) APIServerPID() int {
+	if c.apiserver == nil || c.apiserver.Exited() {
+		return 0
+	}
+	return c.apiserver.PID()
+}

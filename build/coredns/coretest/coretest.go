@@ -1,6 +1,5 @@
 // Package coretest starts in-process CoreDNS servers from a Corefile, with the plugin chain of
-// bin/coredns, for tests. It replaces github.com/coredns/coredns/test, which links every
-// plugin CoreDNS ships (cloud providers included).
+// bin/coredns, for tests.
 package coretest
 
 import (
@@ -22,6 +21,17 @@ type Server struct {
 	UDP, TCP string // addresses of the first server block
 }
 
+// Reload restarts the server with corefile as the reload plugin and SIGUSR1 do (caddy's
+// Instance.Restart): the new instance starts on the same sockets while the old one keeps
+// answering, and the old one stops once the new one has started. The addresses stay.
+func (s *Server) Reload(corefile string) error {
+	mu.Lock()
+	defer mu.Unlock()
+	i, err := s.Instance.Restart(input(corefile))
+	s.Instance = i // the old instance when the restart failed
+	return err
+}
+
 // Start starts CoreDNS with corefile and stops it when the test ends. Listen on 127.0.0.1:0
 // in the Corefile (e.g. "clusterset.local:0 { bind 127.0.0.1 ... }") to get free ports.
 func Start(t testing.TB, corefile string) *Server {
@@ -30,7 +40,11 @@ func Start(t testing.TB, corefile string) *Server {
 	if err != nil {
 		t.Fatalf("starting CoreDNS: %v", err)
 	}
-	t.Cleanup(func() { s.Instance.Stop() })
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stop(s.Instance)
+	})
 	return s
 }
 
@@ -60,9 +74,15 @@ func start(corefile string) (*Server, error) {
 func StartErr(corefile string) error {
 	s, err := start(corefile)
 	if err == nil {
-		s.Instance.Stop()
+		stop(s.Instance)
 	}
 	return err
+}
+
+// stop stops the servers of i and runs its shutdown callbacks, as CoreDNS does when it exits.
+func stop(i *caddy.Instance) {
+	i.Stop()
+	i.ShutdownCallbacks()
 }
 
 // input is a Corefile held in memory.

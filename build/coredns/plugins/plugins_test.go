@@ -4,44 +4,34 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/clusterset/clusterset/build/coredns/directives"
 )
 
-func TestInsertBefore(t *testing.T) {
-	tests := []struct {
-		name       string
-		directives []string
-		want       []string
-	}{
-		{"before anchor", []string{"cache", "k8s_external", "kubernetes", "file"}, []string{"cache", "k8s_external", "clusterset", "kubernetes", "file"}},
-		{"anchor first", []string{"kubernetes", "file"}, []string{"clusterset", "kubernetes", "file"}},
-		{"no anchor appends", []string{"cache", "file"}, []string{"cache", "file", "clusterset"}},
-		{"already present stays", []string{"clusterset", "cache", "kubernetes"}, []string{"clusterset", "cache", "kubernetes"}},
+// The build runs the directives of the pinned CoreDNS module, in its order, plus clusterset
+// right before kubernetes; the checked-in list that clusterset-corefile uses is that list.
+func TestDirectivesAreStockPlusClusterset(t *testing.T) {
+	k := slices.Index(stockDirectives, "kubernetes")
+	if k < 0 || slices.Contains(stockDirectives, "clusterset") || len(stockDirectives) < 60 {
+		t.Fatalf("stock directives of the module look wrong: %v", stockDirectives)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			in := slices.Clone(tc.directives)
-			got := insertBefore(in, "clusterset", "kubernetes")
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-			if !slices.Equal(in, tc.directives) {
-				t.Errorf("input modified: %v", in)
-			}
-		})
+	want := slices.Concat(stockDirectives[:k], []string{"clusterset"}, stockDirectives[k:])
+	if !slices.Equal(dnsserver.Directives, want) {
+		t.Errorf("build directives\n %v\nwant stock plus clusterset before kubernetes\n %v", dnsserver.Directives, want)
+	}
+	if !slices.Equal(directives.List, dnsserver.Directives) {
+		t.Errorf("directives.List drifted from the build; run go generate ./build/coredns/directives\n have %v\n want %v", directives.List, dnsserver.Directives)
 	}
 }
 
-// The init splice must leave clusterset exactly once, between k8s_external and kubernetes.
-func TestDirectiveOrder(t *testing.T) {
-	i := slices.Index(dnsserver.Directives, "clusterset")
-	if i < 1 || i+1 >= len(dnsserver.Directives) {
-		t.Fatalf("clusterset at %d in %v", i, dnsserver.Directives)
-	}
-	if n := len(slices.DeleteFunc(slices.Clone(dnsserver.Directives), func(d string) bool { return d != "clusterset" })); n != 1 {
-		t.Errorf("clusterset appears %d times", n)
-	}
-	if prev, next := dnsserver.Directives[i-1], dnsserver.Directives[i+1]; prev != "k8s_external" || next != "kubernetes" {
-		t.Errorf("clusterset between %q and %q, want k8s_external and kubernetes", prev, next)
+// Every directive has a plugin linked: a Corefile naming any of them cannot fail with "no action
+// found for directive".
+func TestEveryDirectiveHasAPlugin(t *testing.T) {
+	for _, d := range dnsserver.Directives {
+		if _, err := caddy.DirectiveAction("dns", d); err != nil {
+			t.Errorf("directive %q: %v", d, err)
+		}
 	}
 }

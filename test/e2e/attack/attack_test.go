@@ -261,7 +261,8 @@ func genuineMerged(ns string) *desired.Service {
 }
 
 func genuineService(ns string) *corev1.Service {
-	return desired.DerivedService(genuineMerged(ns), desired.DerivedServiceName("web"), nil)
+	merged := genuineMerged(ns)
+	return desired.DerivedService(merged, desired.DerivedServiceName(merged.Name), nil)
 }
 
 func genuineImport(ns string) *mcsv1alpha1.ServiceImport {
@@ -285,7 +286,7 @@ func genuineSlice(ns string) *discoveryv1.EndpointSlice {
 		Export:    &mcsv1alpha1.ServiceExport{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}},
 		Service:   source,
 		Slices:    []*discoveryv1.EndpointSlice{sourceSlice},
-	}}, desired.SliceOptions{DerivedName: desired.DerivedServiceName("web")})
+	}}, desired.SliceOptions{DerivedName: desired.DerivedServiceName(merged.Name)})
 	return slices[0]
 }
 
