@@ -69,7 +69,8 @@ type Env struct {
 	etcdURL   string
 	token     string
 	stopOnce  sync.Once
-	createdIn []string // paths this Env created inside a user-given Dir
+	createdMu sync.Mutex // clusters are set up in parallel
+	createdIn []string   // paths this Env created inside a user-given Dir
 }
 
 // Cluster is one member cluster of the local clusterset.
@@ -255,7 +256,9 @@ func (e *Env) mkdir(name string) (string, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return "", err
 	}
+	e.createdMu.Lock()
 	e.createdIn = append(e.createdIn, path)
+	e.createdMu.Unlock()
 	return path, nil
 }
 
