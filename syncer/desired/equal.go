@@ -22,11 +22,13 @@ import (
 // (from DerivedService) sets: its labels, no selector, the type and
 // headlessness, the ports, session affinity and its config,
 // internalTrafficPolicy, trafficDistribution and, when desired sets them, the
-// ipFamilyPolicy and ipFamilies.
+// ipFamilyPolicy and ipFamilies; and none of the fields that would steer
+// traffic past the VIP (SteersOutside).
 func DerivedServiceEqual(desired, existing *corev1.Service) bool {
 	d, e := &desired.Spec, &existing.Spec
 	return hasLabels(existing.Labels, desired.Labels) &&
 		len(e.Selector) == 0 &&
+		!SteersOutside(existing) &&
 		e.Type == d.Type &&
 		!NeedsRecreate(desired, existing) &&
 		slices.EqualFunc(d.Ports, e.Ports, func(a, b corev1.ServicePort) bool {
@@ -39,6 +41,15 @@ func DerivedServiceEqual(desired, existing *corev1.Service) bool {
 		stringPtrEqual(d.TrafficDistribution, e.TrafficDistribution) &&
 		(d.IPFamilyPolicy == nil || (e.IPFamilyPolicy != nil && *e.IPFamilyPolicy == *d.IPFamilyPolicy)) &&
 		(d.IPFamilies == nil || slices.Equal(d.IPFamilies, e.IPFamilies))
+}
+
+// SteersOutside reports whether a Service carries a field a derived Service never
+// has and the shipped admission policy refuses: external IPs, a load balancer
+// IP or source ranges, an external name. Someone who added one must not make
+// every later update of ours fail, so the writer clears them.
+func SteersOutside(svc *corev1.Service) bool {
+	s := &svc.Spec
+	return len(s.ExternalIPs) > 0 || s.LoadBalancerIP != "" || len(s.LoadBalancerSourceRanges) > 0 || s.ExternalName != ""
 }
 
 // NeedsRecreate reports whether existing must be deleted and created again to

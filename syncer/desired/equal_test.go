@@ -44,6 +44,10 @@ func TestDerivedServiceEqual(t *testing.T) {
 		{"our label changed", desired, func(s *corev1.Service) { s.Labels[ServiceImportedLabel] = "false" }, false, false},
 		{"our label removed", desired, func(s *corev1.Service) { delete(s.Labels, ManagedByLabel) }, false, false},
 		{"selector added", desired, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "web"} }, false, false},
+		{"external IP added", desired, func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.1"} }, false, false},
+		{"load balancer source ranges added", desired, func(s *corev1.Service) {
+			s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24"}
+		}, false, false},
 		{"type changed", desired, func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort }, false, false},
 		{"port number", desired, func(s *corev1.Service) { s.Spec.Ports[1].Port = 81 }, false, false},
 		{"target port", desired, func(s *corev1.Service) { s.Spec.Ports[1].TargetPort = intstr.FromString("http") }, false, false},

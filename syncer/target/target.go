@@ -458,6 +458,7 @@ func (c *Cluster) ensureService(ctx context.Context, want *corev1.Service) (*cor
 	update.Labels = withLabels(update.Labels, want.Labels)
 	s, w := &update.Spec, &want.Spec
 	s.Type, s.Selector, s.Ports = w.Type, nil, w.Ports
+	s.ExternalIPs, s.LoadBalancerIP, s.LoadBalancerSourceRanges, s.ExternalName = nil, "", nil, ""
 	s.SessionAffinity, s.SessionAffinityConfig = w.SessionAffinity, w.SessionAffinityConfig
 	s.InternalTrafficPolicy, s.TrafficDistribution = w.InternalTrafficPolicy, w.TrafficDistribution
 	if w.IPFamilyPolicy != nil {

@@ -199,6 +199,35 @@ func (s *suite) testImportLifecycle(t *testing.T) {
 		return s.inAll(func(c *harness.Cluster) error { return s.checkImport(c, ns, name, both) })
 	})
 
+	// A hand edit that steers the derived Service elsewhere (external IPs) is undone, in
+	// place: same Service, same VIP. (A selector is removed the same way, but the
+	// EndpointSlice controller leaves behind the slices it made meanwhile: not ours to delete.)
+	c2 := s.cluster("cluster-2")
+	before, err := s.confIdentityOf(c2, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := c2.Kube.CoreV1().Services(ns).Get(s.ctx, before.derived, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.ExternalIPs = []string{"192.0.2.10"}
+	if _, err := c2.Kube.CoreV1().Services(ns).Update(s.ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "hand-edited derived Service repaired", func() error {
+		got, err := c2.Kube.CoreV1().Services(ns).Get(s.ctx, before.derived, metav1.GetOptions{})
+		switch {
+		case err != nil:
+			return err
+		case len(got.Spec.ExternalIPs) > 0:
+			return fmt.Errorf("externalIPs %v still set", got.Spec.ExternalIPs)
+		case string(got.UID) != before.uid || !slices.Equal(got.Spec.ClusterIPs, before.vips):
+			return fmt.Errorf("derived Service replaced: UID %s VIPs %v, was %s %v", got.UID, got.Spec.ClusterIPs, before.uid, before.vips)
+		}
+		return nil
+	})
+
 	s.unexport(t, c1, ns, name)
 	only3 := imported{typ: mcsv1alpha1.ClusterSetIP, ports: []string{"http/TCP/80"}, clusters: []string{"cluster-3"},
 		eps: map[string][]string{"cluster-3": addresses(ips("10.41", 2))}}
