@@ -17,7 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// mcs-api's fake clientset cannot serve WatchList; unit tests only (see DESIGN.md pitfalls).
+	// mcs-api's fake clientset cannot serve WatchList; unit tests only: with WatchList on, its informers never report synced.
 	os.Setenv("KUBE_FEATURE_WatchListClient", "false")
 	os.Exit(m.Run())
 }

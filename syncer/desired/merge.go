@@ -148,7 +148,7 @@ func Merge(namespace, name string, exports []ClusterExport) (*Service, map[strin
 }
 
 // importType converts a Service's type to an import type (the conversion table
-// of DESIGN.md). The reason is Valid, NoService or InvalidServiceType.
+// of syncer/README.md). The reason is Valid, NoService or InvalidServiceType.
 func importType(svc *corev1.Service) (mcsv1alpha1.ServiceImportType, mcsv1alpha1.ServiceExportConditionReason, string) {
 	switch {
 	case svc == nil:

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Labels and annotations the syncer writes, as listed in DESIGN.md.
+// Labels and annotations the syncer writes, as documented in syncer/README.md.
 const (
 	// ManagerName marks objects written by the syncer, as the value of
 	// ManagedByLabel (derived Services, ServiceImports) and of

@@ -24,7 +24,7 @@ func referenceAdler32(s string) uint32 {
 
 func TestDerivedServiceName(t *testing.T) {
 	tests := []struct{ export, want string }{
-		{"web-service", "derived-435094621"}, // DESIGN.md's example, as Sveltos' adler32sum prints it
+		{"web-service", "derived-435094621"}, // the documented example, as Sveltos' adler32sum prints it
 		{"web", "derived-" + strconv.FormatUint(uint64(referenceAdler32("web")), 10)},
 		{"a", "derived-6422626"},
 		{"a-much-longer-service-name-with-63-characters-0123456789-abcdefg", "derived-" +
@@ -57,7 +57,7 @@ func TestIsManaged(t *testing.T) {
 }
 
 func TestFallbackDerivedServiceName(t *testing.T) {
-	// web-120 and web-201 collide in Adler-32 (DESIGN's example); their fallbacks must not.
+	// web-120 and web-201 collide in Adler-32 (the documented example); their fallbacks must not.
 	a, b := "web-120", "web-201"
 	if DerivedServiceName(a) != DerivedServiceName(b) {
 		t.Fatalf("%s and %s no longer collide: %s, %s", a, b, DerivedServiceName(a), DerivedServiceName(b))

@@ -101,7 +101,7 @@ func Start(ctx context.Context, env *localenv.Env, o Options) (s *Stack, err err
 	if err := os.MkdirAll(members, 0o755); err != nil {
 		return s, err
 	}
-	// Every syncer gets the same member list, itself included, as DESIGN.md
+	// Every syncer gets the same member list, itself included, as the syncer
 	// allows; file names do not matter, the IDs come from ClusterProperties.
 	for _, c := range env.Clusters {
 		if err := os.Symlink(c.Kubeconfig, filepath.Join(members, c.ID+".kubeconfig")); err != nil {
