@@ -41,36 +41,13 @@ func TestConformance(t *testing.T) {
 	t.Run("StableSlices", s.testConfStableSlices)
 }
 
-// confIdentity is what must not change about a live import in one cluster.
-type confIdentity struct {
-	derived, uid string
-	vips         []string
-}
-
-// confIdentityOf reads the import of ns/name in c and its derived Service.
-func (s *suite) confIdentityOf(c *harness.Cluster, ns, name string) (confIdentity, error) {
-	si, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return confIdentity{}, err
-	}
-	d := si.Annotations[desired.DerivedServiceAnnotation]
-	svc, err := c.Kube.CoreV1().Services(ns).Get(s.ctx, d, metav1.GetOptions{})
-	if err != nil {
-		return confIdentity{}, err
-	}
-	if svc.Labels[mcsv1alpha1.LabelServiceName] != name {
-		return confIdentity{}, fmt.Errorf("import %s/%s names Service %s, which belongs to %q", ns, name, d, svc.Labels[mcsv1alpha1.LabelServiceName])
-	}
-	return confIdentity{derived: d, uid: string(svc.UID), vips: svc.Spec.ClusterIPs}, nil
-}
-
 // confIdentities reads the identities of names in every cluster ("cluster/name" keys).
-func (s *suite) confIdentities(t *testing.T, ns string, names ...string) map[string]confIdentity {
+func (s *suite) confIdentities(t *testing.T, ns string, names ...string) map[string]importState {
 	t.Helper()
-	out := map[string]confIdentity{}
+	out := map[string]importState{}
 	for _, c := range s.clusters {
 		for _, n := range names {
-			id, err := s.confIdentityOf(c, ns, n)
+			id, err := s.importStateOf(c, ns, n)
 			if err != nil {
 				t.Fatalf("%s: %v", c.ID, err)
 			}
@@ -81,30 +58,29 @@ func (s *suite) confIdentities(t *testing.T, ns string, names ...string) map[str
 }
 
 // confSameIdentities fails unless every identity in want is still what it was.
-func (s *suite) confSameIdentities(t *testing.T, ns string, want map[string]confIdentity, when string) {
+func (s *suite) confSameIdentities(t *testing.T, ns string, want map[string]importState, when string) {
 	t.Helper()
 	for key, w := range want {
 		cid, name, _ := strings.Cut(key, "/")
-		got, err := s.confIdentityOf(s.cluster(cid), ns, name)
+		got, err := s.importStateOf(s.cluster(cid), ns, name)
 		switch {
 		case err != nil:
 			t.Errorf("%s, %s: %v", when, key, err)
-		case got.derived != w.derived || got.uid != w.uid || !slices.Equal(got.vips, w.vips):
-			t.Errorf("%s, %s changed: derived Service %s uid %s VIPs %v, was %s uid %s VIPs %v",
-				when, key, got.derived, got.uid, got.vips, w.derived, w.uid, w.vips)
+		case !w.sameIdentity(got):
+			t.Errorf("%s, %s changed: %v, was %v", when, key, got, w)
 		}
 	}
 }
 
 // confDistinct fails unless the named services have pairwise distinct derived Services
 // (and VIPs) within each cluster.
-func confDistinct(t *testing.T, ids map[string]confIdentity, clusters []*harness.Cluster, names ...string) {
+func confDistinct(t *testing.T, ids map[string]importState, clusters []*harness.Cluster, names ...string) {
 	t.Helper()
 	for _, c := range clusters {
 		seen := map[string]string{}
 		for _, n := range names {
 			id := ids[c.ID+"/"+n]
-			for _, k := range append([]string{id.derived}, id.vips...) {
+			for _, k := range append([]string{id.derived}, id.ips...) {
 				if other, ok := seen[k]; ok {
 					t.Errorf("%s: %s and %s share %s", c.ID, n, other, k)
 				}
@@ -325,19 +301,19 @@ func (s *suite) testConfIPFamilies(t *testing.T) {
 	eventually(t, "imports with the families each cluster serves", func() error {
 		return s.inAll(func(c *harness.Cluster) error {
 			for name, fams := range wantVIPs[c.ID] {
-				id, err := s.confIdentityOf(c, ns, name)
+				id, err := s.importStateOf(c, ns, name)
 				if err != nil {
 					return err
 				}
-				if got := confFamiliesOf(id.vips); !slices.Equal(got, fams) {
-					return fmt.Errorf("%s: derived Service VIPs %v, want families %v", name, id.vips, fams)
+				if got := confFamiliesOf(id.ips); !slices.Equal(got, fams) {
+					return fmt.Errorf("%s: derived Service VIPs %v, want families %v", name, id.ips, fams)
 				}
 				si, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, name, metav1.GetOptions{})
 				if err != nil {
 					return err
 				}
-				if !slices.Equal(si.Spec.IPs, id.vips) || !slices.Equal(si.Spec.IPFamilies, fams) {
-					return fmt.Errorf("%s: import ips %v families %v, want %v %v", name, si.Spec.IPs, si.Spec.IPFamilies, id.vips, fams)
+				if !slices.Equal(si.Spec.IPs, id.ips) || !slices.Equal(si.Spec.IPFamilies, fams) {
+					return fmt.Errorf("%s: import ips %v families %v, want %v %v", name, si.Spec.IPs, si.Spec.IPFamilies, id.ips, fams)
 				}
 				wantReason := string(mcsv1alpha1.ServiceImportReasonReady)
 				if c.ID == "cluster-3" && name == "v6only" {

@@ -16,13 +16,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 
 	"github.com/clusterset/clusterset/syncer/app"
 	"github.com/clusterset/clusterset/syncer/controller"
-	"github.com/clusterset/clusterset/syncer/desired"
 	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/syncer/policy"
 	"github.com/clusterset/clusterset/test/e2e/syncer/harness"
@@ -81,106 +78,6 @@ func (s *suite) faultKill(t *testing.T, id string) func() {
 	return resume
 }
 
-// faultState is what must not change of one import in one cluster while a fault lasts.
-type faultState struct {
-	importUID, serviceUID types.UID
-	ips                   []string
-	spec                  string // type, ports, affinity, traffic policy
-	clusters              []string
-}
-
-func (s *suite) faultStateOf(c *harness.Cluster, ns, name string) (faultState, error) {
-	si, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return faultState{}, err
-	}
-	svc, err := c.Kube.CoreV1().Services(ns).Get(s.ctx, desired.DerivedServiceName(name), metav1.GetOptions{})
-	if err != nil {
-		return faultState{}, err
-	}
-	var ports []string
-	for _, p := range si.Spec.Ports {
-		ports = append(ports, fmt.Sprintf("%s/%s/%d", p.Name, p.Protocol, p.Port))
-	}
-	st := faultState{importUID: si.UID, serviceUID: svc.UID, ips: si.Spec.IPs,
-		spec: fmt.Sprintf("%s %v %s %s", si.Spec.Type, ports, si.Spec.SessionAffinity, ptr.Deref(si.Spec.InternalTrafficPolicy, ""))}
-	for _, cl := range si.Status.Clusters {
-		st.clusters = append(st.clusters, cl.Cluster)
-	}
-	if !slices.Equal(si.Spec.IPs, svc.Spec.ClusterIPs) {
-		return st, fmt.Errorf("import ips %v, derived Service clusterIPs %v", si.Spec.IPs, svc.Spec.ClusterIPs)
-	}
-	return st, nil
-}
-
-func (a faultState) String() string {
-	return fmt.Sprintf("import %s, Service %s, ips %v, %s, clusters %v", a.importUID, a.serviceUID, a.ips, a.spec, a.clusters)
-}
-
-func (a faultState) equal(b faultState) bool {
-	return a.importUID == b.importUID && a.serviceUID == b.serviceUID && slices.Equal(a.ips, b.ips) &&
-		a.spec == b.spec && slices.Equal(a.clusters, b.clusters)
-}
-
-// faultWatch samples the imports of names in namespace ns in the given clusters until the
-// returned stop is called, which returns every loss or change seen (one per object and
-// kind of change) and the number of samples.
-func (s *suite) faultWatch(t *testing.T, ns string, names []string, in []*harness.Cluster) func() ([]string, int) {
-	t.Helper()
-	before := map[string]faultState{}
-	for _, c := range in {
-		for _, n := range names {
-			st, err := s.faultStateOf(c, ns, n)
-			if err != nil {
-				t.Fatalf("%s: %s/%s: %v", c.ID, ns, n, err)
-			}
-			before[c.ID+"/"+n] = st
-		}
-	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	seen := map[string]bool{}
-	var problems []string
-	samples := 0
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			for _, c := range in {
-				for _, n := range names {
-					st, err := s.faultStateOf(c, ns, n)
-					if ctx.Err() != nil {
-						return
-					}
-					var kind, p string
-					switch {
-					case err != nil:
-						kind, p = "lost", fmt.Sprintf("%s: %s/%s lost: %v", c.ID, ns, n, err)
-					case !st.equal(before[c.ID+"/"+n]):
-						kind, p = "changed", fmt.Sprintf("%s: %s/%s changed from %v to %v", c.ID, ns, n, before[c.ID+"/"+n], st)
-					}
-					if key := c.ID + "/" + n + "/" + kind; p != "" && !seen[key] {
-						seen[key] = true
-						problems = append(problems, p)
-					}
-				}
-			}
-			samples++
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() ([]string, int) {
-		cancel()
-		<-done
-		return problems, samples
-	}
-}
-
 // faultExport creates a ClusterIP Service with one slice of eps and exports it.
 func (s *suite) faultExport(t *testing.T, c *harness.Cluster, ns, name string, affinity corev1.ServiceAffinity, eps []endpoint, ports ...corev1.ServicePort) {
 	t.Helper()
@@ -221,11 +118,11 @@ func (s *suite) faultSoleExporter(t *testing.T, ns string, pause func(*testing.T
 	eventually(t, "imported everywhere", func() error { return s.inAll(converged) })
 	observers := []*harness.Cluster{c1, c2}
 	for _, c := range observers {
-		if st, _ := s.faultStateOf(c, ns, "shared"); !strings.Contains(st.spec, string(corev1.ServiceAffinityClientIP)) {
+		if st, _ := s.importStateOf(c, ns, "shared"); !strings.Contains(st.spec, string(corev1.ServiceAffinityClientIP)) {
 			t.Fatalf("%s: shared does not carry the oldest export's affinity: %v", c.ID, st)
 		}
 	}
-	stop := s.faultWatch(t, ns, []string{"solo", "shared"}, observers)
+	stop := s.watchImports(t, ns, []string{"solo", "shared"}, observers, importState.equal)
 
 	faulted := time.Now()
 	resume := pause(t, c3.ID)
@@ -275,7 +172,7 @@ func (s *suite) faultExpiredLease(t *testing.T) {
 		return s.inAll(func(c *harness.Cluster) error { return s.checkImport(c, ns, "solo", solo) })
 	})
 	observers := []*harness.Cluster{c1, c2}
-	stop := s.faultWatch(t, ns, []string{"solo"}, observers)
+	stop := s.watchImports(t, ns, []string{"solo"}, observers, importState.equal)
 	stopped := time.Now()
 	s.stopSyncer(t, c3.ID)
 	restarted := false
@@ -567,7 +464,7 @@ func (s *suite) faultExportFlood(t *testing.T) {
 	// No export of another member was lost.
 	for _, n := range []string{"base-0", "during-4"} {
 		if err := s.inAll(func(c *harness.Cluster) error {
-			_, err := s.faultStateOf(c, ns, n)
+			_, err := s.importStateOf(c, ns, n)
 			return err
 		}); err != nil {
 			t.Error(err)
@@ -591,7 +488,7 @@ func (s *suite) faultHubBlackholed(t *testing.T) {
 	eventually(t, "cluster-3's export imported", func() error {
 		return s.inAll(func(c *harness.Cluster) error { return s.checkImport(c, ns, "from3", from3) })
 	})
-	stop := s.faultWatch(t, ns, []string{"base-0", "from3"}, healthy)
+	stop := s.watchImports(t, ns, []string{"base-0", "from3"}, healthy, importState.equal)
 
 	resume := s.faultBlackhole(t, c3.ID)
 	// Past the TTL and the per-target timeout: cluster-3 is stale and writes into it have

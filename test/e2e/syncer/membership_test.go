@@ -2,11 +2,11 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
@@ -27,7 +26,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/clusterset/clusterset/syncer/app"
-	"github.com/clusterset/clusterset/syncer/desired"
 	"github.com/clusterset/clusterset/syncer/member"
 	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/test/e2e/syncer/harness"
@@ -203,75 +201,27 @@ func (s *suite) memberExport(t *testing.T, c *harness.Cluster, ns, name, ip stri
 	s.export(t, c, ns, name)
 }
 
-// memberIdentity is what must not change about an import: the UIDs of the ServiceImport and
-// the derived Service, and the VIP.
-type memberIdentity struct {
-	importUID, serviceUID types.UID
-	vip                   string
-}
-
-func (s *suite) memberIdentityOf(c *harness.Cluster, ns, name string) (memberIdentity, error) {
-	si, err := c.MCS.MulticlusterV1alpha1().ServiceImports(ns).Get(s.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return memberIdentity{}, err
-	}
-	svc, err := c.Kube.CoreV1().Services(ns).Get(s.ctx, desired.DerivedServiceName(name), metav1.GetOptions{})
-	if err != nil {
-		return memberIdentity{}, err
-	}
-	return memberIdentity{importUID: si.UID, serviceUID: svc.UID, vip: svc.Spec.ClusterIP}, nil
-}
-
-// memberUnchanged checks that the import of ns/name in c is still the one recorded.
-func (s *suite) memberUnchanged(c *harness.Cluster, ns, name string, was memberIdentity) error {
-	now, err := s.memberIdentityOf(c, ns, name)
+// memberUnchanged checks that the import of ns/name in c is still the one recorded: same
+// ServiceImport, same derived Service, same VIP.
+func (s *suite) memberUnchanged(c *harness.Cluster, ns, name string, was importState) error {
+	now, err := s.importStateOf(c, ns, name)
 	if err != nil {
 		return fmt.Errorf("import %s/%s in %s: %w", ns, name, c.ID, err)
 	}
-	if now != was {
-		return fmt.Errorf("import %s/%s in %s changed: %+v, was %+v", ns, name, c.ID, now, was)
+	if !was.sameIdentity(now) {
+		return fmt.Errorf("import %s/%s in %s changed: %v, was %v", ns, name, c.ID, now, was)
 	}
 	return nil
 }
 
 // memberWatchUnchanged polls, until the returned stop is called, that the imports of ns/names
-// in every cluster keep their identity; stop returns what changed.
+// in every cluster keep their identity (their exporters may change); stop returns what changed.
 func (s *suite) memberWatchUnchanged(t *testing.T, ns string, names ...string) (stop func() error) {
 	t.Helper()
-	was := map[string]memberIdentity{}
-	for _, c := range s.clusters {
-		for _, name := range names {
-			id, err := s.memberIdentityOf(c, ns, name)
-			if err != nil {
-				t.Fatalf("%s: %v", c.ID, err)
-			}
-			was[c.ID+"/"+name] = id
-		}
-	}
-	done, finished := make(chan struct{}), make(chan struct{})
-	var problems []string
-	go func() {
-		defer close(finished)
-		for {
-			for _, c := range s.clusters {
-				for _, name := range names {
-					if err := s.memberUnchanged(c, ns, name, was[c.ID+"/"+name]); err != nil && !slices.Contains(problems, err.Error()) {
-						problems = append(problems, err.Error())
-					}
-				}
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}()
+	stopWatch := s.watchImports(t, ns, names, s.clusters, importState.sameIdentity)
 	return func() error {
-		close(done)
-		<-finished
-		if len(problems) > 0 {
-			return fmt.Errorf("%s", strings.Join(problems, "\n"))
+		if problems, _ := stopWatch(); len(problems) > 0 {
+			return errors.New(strings.Join(problems, "\n"))
 		}
 		return nil
 	}
@@ -422,7 +372,7 @@ func (s *suite) testMemberAddedAndRemoved(t *testing.T) {
 		}
 		return nil
 	})
-	was, err := s.memberIdentityOf(c2, ns, "both")
+	was, err := s.importStateOf(c2, ns, "both")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +403,7 @@ func (s *suite) testMemberAddedAndRemoved(t *testing.T) {
 	// when the first one goes.
 	dir.set(t, files)
 	converge("cluster-3 joined through the directory again", withMember3)
-	only3Was, err := s.memberIdentityOf(c2, ns, "only3")
+	only3Was, err := s.importStateOf(c2, ns, "only3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +442,7 @@ func (s *suite) testMemberAddedAndRemoved(t *testing.T) {
 		return nil
 	})
 	time.Sleep(2 * ttl) // past the member TTL: a gap would have withdrawn or collected by now
-	for name, was := range map[string]memberIdentity{"both": was, "only3": only3Was} {
+	for name, was := range map[string]importState{"both": was, "only3": only3Was} {
 		if err := s.memberUnchanged(c2, ns, name, was); err != nil {
 			t.Error(err)
 		}

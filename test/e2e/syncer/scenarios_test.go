@@ -203,7 +203,7 @@ func (s *suite) testImportLifecycle(t *testing.T) {
 	// place: same Service, same VIP. (A selector is removed the same way, but the
 	// EndpointSlice controller leaves behind the slices it made meanwhile: not ours to delete.)
 	c2 := s.cluster("cluster-2")
-	before, err := s.confIdentityOf(c2, ns, name)
+	before, err := s.importStateOf(c2, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +222,8 @@ func (s *suite) testImportLifecycle(t *testing.T) {
 			return err
 		case len(got.Spec.ExternalIPs) > 0:
 			return fmt.Errorf("externalIPs %v still set", got.Spec.ExternalIPs)
-		case string(got.UID) != before.uid || !slices.Equal(got.Spec.ClusterIPs, before.vips):
-			return fmt.Errorf("derived Service replaced: UID %s VIPs %v, was %s %v", got.UID, got.Spec.ClusterIPs, before.uid, before.vips)
+		case got.UID != before.serviceUID || !slices.Equal(got.Spec.ClusterIPs, before.ips):
+			return fmt.Errorf("derived Service replaced: UID %s VIPs %v, was %s %v", got.UID, got.Spec.ClusterIPs, before.serviceUID, before.ips)
 		}
 		return nil
 	})
