@@ -34,6 +34,9 @@ type Store[T Object] struct {
 
 	mu      sync.Mutex
 	entries map[string]entry[T]
+	// pending indexes the own creations and updates in entries by index name and value,
+	// so that ByIndex looks at the matching ones only.
+	pending map[string]map[string]map[string]bool
 }
 
 // entry is one own write. A delete has deleted set and keeps the deleted object's UID and
@@ -44,11 +47,14 @@ type entry[T Object] struct {
 	uid     types.UID
 	rv      uint64
 	expires time.Time
+	// values are obj's index values, by index name.
+	values map[string][]string
 }
 
 // New wraps indexer. ttl bounds how long an own write is trusted over the informer.
 func New[T Object](indexer cache.Indexer, ttl time.Duration) *Store[T] {
-	return &Store[T]{indexer: indexer, ttl: ttl, now: time.Now, entries: map[string]entry[T]{}}
+	return &Store[T]{indexer: indexer, ttl: ttl, now: time.Now, entries: map[string]entry[T]{},
+		pending: map[string]map[string]map[string]bool{}}
 }
 
 // Get returns the freshest known object stored under key (namespace/name).
@@ -88,25 +94,53 @@ func (s *Store[T]) ByIndex(index, value string) []T {
 			out = append(out, obj)
 		}
 	}
-	indexFunc := s.indexer.GetIndexers()[index]
-	for key, e := range s.entries {
-		if seen[key] || e.deleted || s.now().After(e.expires) {
+	for key := range s.pending[index][value] {
+		if seen[key] {
 			continue
 		}
-		values, err := indexFunc(e.obj)
-		if err != nil {
-			continue
-		}
-		for _, v := range values {
-			if v == value {
-				if obj, ok := s.resolve(key, e.obj, false); ok {
-					out = append(out, obj)
-				}
-				break
-			}
+		if obj, ok := s.resolve(key, s.entries[key].obj, false); ok {
+			out = append(out, obj)
 		}
 	}
 	return out
+}
+
+// put records e under key, replacing any entry there. Callers hold s.mu.
+func (s *Store[T]) put(key string, e entry[T]) {
+	s.drop(key)
+	if !e.deleted {
+		e.values = map[string][]string{}
+		for name, indexFunc := range s.indexer.GetIndexers() {
+			values, err := indexFunc(e.obj)
+			if err != nil {
+				continue
+			}
+			e.values[name] = values
+			for _, v := range values {
+				if s.pending[name] == nil {
+					s.pending[name] = map[string]map[string]bool{}
+				}
+				if s.pending[name][v] == nil {
+					s.pending[name][v] = map[string]bool{}
+				}
+				s.pending[name][v][key] = true
+			}
+		}
+	}
+	s.entries[key] = e
+}
+
+// drop forgets the entry under key. Callers hold s.mu.
+func (s *Store[T]) drop(key string) {
+	for name, values := range s.entries[key].values {
+		for _, v := range values {
+			delete(s.pending[name][v], key)
+			if len(s.pending[name][v]) == 0 {
+				delete(s.pending[name], v)
+			}
+		}
+	}
+	delete(s.entries, key)
 }
 
 // resolve decides between the cached object (if exists) and the own write under key.
@@ -118,18 +152,18 @@ func (s *Store[T]) resolve(key string, cached T, exists bool) (T, bool) {
 		return cached, exists
 	}
 	if s.now().After(e.expires) {
-		delete(s.entries, key)
+		s.drop(key)
 		return cached, exists
 	}
 	if e.deleted {
 		if exists && cached.GetUID() == e.uid && version(cached) <= e.rv {
 			return zero, false // the informer has not seen our delete yet
 		}
-		delete(s.entries, key) // gone from the cache, or replaced by a newer object
+		s.drop(key) // gone from the cache, or replaced by a newer object
 		return cached, exists
 	}
 	if exists && version(cached) >= e.rv {
-		delete(s.entries, key)
+		s.drop(key)
 		return cached, true
 	}
 	return e.obj, true
@@ -143,7 +177,7 @@ func (s *Store[T]) Wrote(obj T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[key] = entry[T]{obj: obj, uid: obj.GetUID(), rv: version(obj), expires: s.now().Add(s.ttl)}
+	s.put(key, entry[T]{obj: obj, uid: obj.GetUID(), rv: version(obj), expires: s.now().Add(s.ttl)})
 }
 
 // Deleted records a successful delete of obj (the copy that was deleted).
@@ -154,7 +188,7 @@ func (s *Store[T]) Deleted(obj T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[key] = entry[T]{deleted: true, uid: obj.GetUID(), rv: version(obj), expires: s.now().Add(s.ttl)}
+	s.put(key, entry[T]{deleted: true, uid: obj.GetUID(), rv: version(obj), expires: s.now().Add(s.ttl)})
 }
 
 // Observe is called from the informer's event handlers. It drops own writes the informer has
@@ -182,12 +216,12 @@ func (s *Store[T]) Observe(obj any, deleted bool) (own bool) {
 	rv, _ := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
 	switch {
 	case deleted && e.uid == m.GetUID():
-		delete(s.entries, key)
+		s.drop(key)
 		return e.deleted
 	case deleted && rv >= e.rv:
-		delete(s.entries, key)
+		s.drop(key)
 	case !deleted && !e.deleted && rv >= e.rv:
-		delete(s.entries, key)
+		s.drop(key)
 		return rv == e.rv
 	case !deleted && !e.deleted && e.uid == m.GetUID():
 		// An older state of an object the syncer has written since (a create followed by a

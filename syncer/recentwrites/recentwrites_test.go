@@ -1,6 +1,7 @@
 package recentwrites
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -93,6 +94,41 @@ func TestByIndexIncludesOwnCreatesAndHidesOwnDeletes(t *testing.T) {
 	want := map[string]string{"a": "ua@6", "d": "ud@4"}
 	if len(got) != len(want) || got["a"] != want["a"] || got["d"] != want["d"] {
 		t.Errorf("ByIndex = %v, want %v", got, want)
+	}
+}
+
+// TestByIndexFollowsOwnWrites: the index of own writes follows an own update that moves an
+// object to another index value, an own delete, expiry and the informer catching up.
+func TestByIndexFollowsOwnWrites(t *testing.T) {
+	names := func(objs []*corev1.Service) []string {
+		var out []string
+		for _, o := range objs {
+			out = append(out, o.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	s, indexer, now := newStore()
+	s.Wrote(svc("a", "ua", "1", "x"))
+	s.Wrote(svc("b", "ub", "2", "x"))
+	s.Wrote(svc("a", "ua", "3", "y")) // moved from x to y
+	if x, y := names(s.ByIndex(byApp, "x")), names(s.ByIndex(byApp, "y")); !slices.Equal(x, []string{"b"}) || !slices.Equal(y, []string{"a"}) {
+		t.Errorf("after a move: x %v, y %v; want [b], [a]", x, y)
+	}
+	s.Deleted(svc("b", "ub", "2", "x"))
+	if x := names(s.ByIndex(byApp, "x")); len(x) != 0 {
+		t.Errorf("after an own delete never cached: x %v, want none", x)
+	}
+	caughtUp := svc("a", "ua", "3", "y")
+	_ = indexer.Add(caughtUp)
+	s.Observe(caughtUp, false)
+	if y := names(s.ByIndex(byApp, "y")); !slices.Equal(y, []string{"a"}) || len(s.pending[byApp]["y"]) != 0 {
+		t.Errorf("after the informer caught up: y %v, %d pending; want [a] from the cache, 0", y, len(s.pending[byApp]["y"]))
+	}
+	s.Wrote(svc("c", "uc", "4", "z"))
+	*now = now.Add(2 * time.Minute)
+	if z := names(s.ByIndex(byApp, "z")); len(z) != 0 || len(s.pending[byApp]) != 0 {
+		t.Errorf("after expiry: z %v, pending %v; want none", z, s.pending[byApp])
 	}
 }
 
