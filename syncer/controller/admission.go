@@ -39,8 +39,11 @@ type admission struct {
 type admittedExports struct {
 	member  *source.Cluster
 	version uint64
-	keys    map[string]bool
-	over    bool // more exports than the limit
+	// all: the member has no more exports than the limit, so every one is admitted;
+	// otherwise keys holds the admitted ones.
+	all  bool
+	keys map[string]bool
+	over bool // more exports than the limit
 }
 
 func newAdmission(o Options) *admission {
@@ -82,38 +85,41 @@ func (a *admission) refresh(logger klog.Logger, m *source.Cluster) []string {
 	if ok && old.member == m && old.version == v {
 		return nil
 	}
-	var candidates []policy.Export
-	for _, e := range m.ListExports() {
-		if ok, _ := a.namespaces.Admits(e.Namespace); ok {
-			candidates = append(candidates, policy.Export{Key: e.Namespace + "/" + e.Name, Created: e.CreationTimestamp})
+	known := ok && old.member == m
+	now := admittedExports{member: m, version: v, all: true}
+	// Within the limit, which is the usual case, there is nothing to list or sort: an export
+	// event then costs the same with ten thousand exports as with ten.
+	if m.ExportCount() > a.maxExports {
+		var candidates []policy.Export
+		for _, e := range m.ListExports() {
+			if ok, _ := a.namespaces.Admits(e.Namespace); ok {
+				candidates = append(candidates, policy.Export{Key: e.Namespace + "/" + e.Name, Created: e.CreationTimestamp})
+			}
 		}
-	}
-	keys := policy.AdmitOldest(candidates, a.maxExports)
-	over := len(candidates) > a.maxExports
-	if over && !(ok && old.member == m && old.over) {
-		// Once per crossing: a flood must not flood the log too.
-		logger.Info("Member exceeds the export limit; its oldest exports are admitted", "cluster", m.ID,
-			"exports", len(candidates), "limit", a.maxExports)
+		now.all, now.keys = false, policy.AdmitOldest(candidates, a.maxExports)
+		now.over = len(candidates) > a.maxExports
+		if now.over && !(known && old.over) {
+			// Once per crossing: a flood must not flood the log too.
+			logger.Info("Member exceeds the export limit; its oldest exports are admitted", "cluster", m.ID,
+				"exports", len(candidates), "limit", a.maxExports)
+		}
 	}
 	a.mu.Lock()
-	a.byMember[m.ID] = admittedExports{member: m, version: v, keys: keys, over: over}
+	a.byMember[m.ID] = now
 	a.mu.Unlock()
-	if !ok || old.member != m {
-		return nil // first computation: every key is reconciled anyway
+	if !known || (old.all && now.all) {
+		return nil // a first computation: every key is reconciled anyway
 	}
 	var changed []string
-	for k := range keys {
-		if !old.keys[k] {
-			changed = append(changed, k)
-		}
-	}
-	for k := range old.keys {
-		if !keys[k] {
+	for _, k := range m.ExportKeys() {
+		if old.admits(k) != now.admits(k) {
 			changed = append(changed, k)
 		}
 	}
 	return changed
 }
+
+func (e admittedExports) admits(key string) bool { return e.all || e.keys[key] }
 
 // check tells whether member m's export of key takes part, and if not, why. It records the
 // outcome and reports whether the export has just been refused.
@@ -123,7 +129,7 @@ func (a *admission) check(m *source.Cluster, namespace, key string) (*refusal, b
 		r = &refusal{policy.ReasonNamespaceNotAllowed, msg}
 	} else if a.maxExports > 0 {
 		a.mu.Lock()
-		admitted := a.byMember[m.ID].keys[key]
+		admitted := a.byMember[m.ID].admits(key)
 		a.mu.Unlock()
 		if !admitted {
 			r = &refusal{policy.ReasonExportLimitExceeded, fmt.Sprintf(

@@ -169,12 +169,14 @@ func (c *Controller) queueDepth() float64 {
 // Enqueue schedules the exported service key ("namespace/name").
 func (c *Controller) Enqueue(key string) { c.queue.Add(key) }
 
-// EnqueueNamespace schedules every exported service of a namespace.
+// EnqueueNamespace schedules every exported service of a namespace. It looks up the
+// namespace in the caches' namespace indexes: a namespace appearing costs its services, not
+// every export.
 func (c *Controller) EnqueueNamespace(namespace string) {
-	for _, key := range c.knownKeys() {
-		if ns, _, _ := cache.SplitMetaNamespaceKey(key); ns == namespace {
-			c.queue.Add(key)
-		}
+	for _, key := range c.knownKeys(
+		func(m *source.Cluster) []string { return m.ExportKeysIn(namespace) },
+		func(t *target.Cluster) []string { return t.ManagedKeysIn(namespace) }) {
+		c.queue.Add(key)
 	}
 }
 
@@ -210,7 +212,7 @@ func (c *Controller) enqueueContribution(id string, m *source.Cluster, lanes []*
 
 // EnqueueAll schedules every exported service and every leftover the syncer wrote.
 func (c *Controller) EnqueueAll() {
-	for _, key := range c.knownKeys() {
+	for _, key := range c.knownKeys((*source.Cluster).ExportKeys, (*target.Cluster).ManagedKeys) {
 		c.queue.Add(key)
 	}
 }
@@ -474,9 +476,9 @@ func (c *Controller) snapshotLanes() []*lane {
 	return slices.Clone(c.lanes)
 }
 
-// knownKeys lists every exported service of every member and every key the syncer has
-// written objects for in any target.
-func (c *Controller) knownKeys() []string {
+// knownKeys lists, without duplicates, the exported services that exports lists for every
+// member and managed lists for every target (the keys it has written objects for).
+func (c *Controller) knownKeys(exports func(*source.Cluster) []string, managed func(*target.Cluster) []string) []string {
 	seen := map[string]bool{}
 	var keys []string
 	add := func(k string) {
@@ -486,12 +488,12 @@ func (c *Controller) knownKeys() []string {
 		}
 	}
 	for _, m := range c.snapshotMembers() {
-		for _, k := range m.ExportKeys() {
+		for _, k := range exports(m) {
 			add(k)
 		}
 	}
 	for _, l := range c.snapshotLanes() {
-		for _, k := range l.t.ManagedKeys() {
+		for _, k := range managed(l.t) {
 			add(k)
 		}
 	}

@@ -306,6 +306,22 @@ func TestPolicyRefusals(t *testing.T) {
 	if got := counterValue(c.admission.refusedTotal.WithLabelValues("c2", policy.ReasonExportLimitExceeded)); got != 1 {
 		t.Errorf("export limit counted %v times, want 1", got)
 	}
+	// The admitted export unexported: the refused one is admitted in its place, and once
+	// the member is within its limit every export is.
+	if err := c2.mcs.MulticlusterV1alpha1().ServiceExports("ns").Delete(ctx, "old", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ns/new admitted in place of ns/old", func() bool { return valid("ns", "new") == "True/Valid" && imported("ns", "new") })
+	if err := c2.mcs.MulticlusterV1alpha1().ServiceExports("kube-system").Delete(ctx, "dns", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	se := &mcsv1alpha1.ServiceExport{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "old", CreationTimestamp: metav1.Now()}}
+	if _, err := c2.mcs.MulticlusterV1alpha1().ServiceExports("ns").Create(ctx, se, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ns/old refused again, the limit crossed", func() bool {
+		return valid("ns", "old") == "False/"+policy.ReasonExportLimitExceeded && valid("ns", "new") == "True/Valid"
+	})
 }
 
 func counterValue(c prometheus.Counter) float64 {

@@ -38,8 +38,10 @@ type Cluster struct {
 	// Exports overlays the status writes of the syncer on the export cache.
 	Exports *recentwrites.Store[*mcsv1alpha1.ServiceExport]
 	// exportsVersion counts exports added and deleted, so that what is derived from the
-	// set of exports (the per-member limit) is recomputed only when it changes.
+	// set of exports (the per-member limit) is recomputed only when it changes;
+	// exportsCount is how many are cached.
 	exportsVersion atomic.Uint64
+	exportsCount   atomic.Int64
 }
 
 // New builds the informers of one member. enqueue receives the "namespace/name" key of
@@ -49,7 +51,7 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue 
 		ID:      id,
 		Kube:    kube,
 		MCS:     mcs,
-		exports: informers.ServiceExports(mcs, informers.Config{}),
+		exports: informers.ServiceExports(mcs, informers.Config{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}}),
 		svcs:    informers.Services(kube, informers.Config{Selector: notDerivedService}),
 		slices: informers.EndpointSlices(kube, informers.Config{
 			Selector: notMirroredSlice, Indexers: informers.ServiceIndex(discoveryv1.LabelServiceName)}),
@@ -62,9 +64,9 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue 
 		}
 	}
 	_, _ = c.exports.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.exportsVersion.Add(1); onExport(obj, false) },
+		AddFunc:    func(obj any) { c.exportsCount.Add(1); c.exportsVersion.Add(1); onExport(obj, false) },
 		UpdateFunc: func(_, obj any) { onExport(obj, false) },
-		DeleteFunc: func(obj any) { c.exportsVersion.Add(1); onExport(obj, true) },
+		DeleteFunc: func(obj any) { c.exportsCount.Add(-1); c.exportsVersion.Add(1); onExport(obj, true) },
 	})
 	ifExported := func(key string) {
 		if _, ok, _ := c.exports.GetIndexer().GetByKey(key); ok {
@@ -120,6 +122,9 @@ func (c *Cluster) Export(key string) (desired.ClusterExport, bool) {
 // ExportsVersion changes whenever an export is added or deleted.
 func (c *Cluster) ExportsVersion() uint64 { return c.exportsVersion.Load() }
 
+// ExportCount is the number of cached exports, as of ExportsVersion.
+func (c *Cluster) ExportCount() int { return int(c.exportsCount.Load()) }
+
 // ListExports returns every cached export. The objects are cache objects: read only.
 func (c *Cluster) ListExports() []*mcsv1alpha1.ServiceExport {
 	objs := c.exports.GetIndexer().List()
@@ -133,6 +138,12 @@ func (c *Cluster) ListExports() []*mcsv1alpha1.ServiceExport {
 // ExportKeys lists the keys of every cached export.
 func (c *Cluster) ExportKeys() []string {
 	return c.exports.GetIndexer().ListKeys()
+}
+
+// ExportKeysIn lists the keys of the cached exports of namespace.
+func (c *Cluster) ExportKeysIn(namespace string) []string {
+	keys, _ := c.exports.GetIndexer().IndexKeys(cache.NamespaceIndex, namespace)
+	return keys
 }
 
 func enqueueKey(obj any, enqueue func(string)) {

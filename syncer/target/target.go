@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -131,12 +132,11 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 		kube:    kube,
 		mcs:     mcs,
 		metrics: m,
-		svcs: informers.Services(kube, informers.Config{Selector: managedService,
-			Indexers: informers.ServiceIndex(mcsv1alpha1.LabelServiceName)}),
+		svcs:    informers.Services(kube, informers.Config{Selector: managedService, Indexers: withNamespaceIndex(serviceIndex)}),
 		// All ServiceImports, not only ours: an import someone else owns is a clash to report.
-		imports: informers.ServiceImports(mcs, informers.Config{Indexers: cache.Indexers{byDerivedName: derivedNameIndex}}),
-		slices: informers.EndpointSlices(kube, informers.Config{Selector: mirroredSlice,
-			Indexers: informers.ServiceIndex(mcsv1alpha1.LabelServiceName)}),
+		imports: informers.ServiceImports(mcs, informers.Config{
+			Indexers: withNamespaceIndex(cache.Indexers{byDerivedName: derivedNameIndex})}),
+		slices:     informers.EndpointSlices(kube, informers.Config{Selector: mirroredSlice, Indexers: withNamespaceIndex(serviceIndex)}),
 		namespaces: informers.Namespaces(kube, informers.Config{}),
 		cidrs:      newServiceCIDRs(kube, q.EnqueueAll),
 		dropped:    map[string]map[desired.DroppedEndpoint]bool{},
@@ -146,7 +146,7 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 	c.sliceStore = recentwrites.New[*discoveryv1.EndpointSlice](c.slices.GetIndexer(), ownWritesTTL)
 
 	byLabel := func(obj any, _ bool) {
-		keys, _ := informers.ServiceIndex(mcsv1alpha1.LabelServiceName)[informers.ByService](obj)
+		keys, _ := serviceIndex[informers.ByService](obj)
 		for _, k := range keys {
 			q.Enqueue(k)
 		}
@@ -171,6 +171,17 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, m *metri
 	c.events = record.NewBroadcaster()
 	c.recorder = c.events.NewRecorder(scheme, corev1.EventSource{Component: desired.ManagerName})
 	return c
+}
+
+// serviceIndex indexes the syncer's objects by the exported service they belong to.
+var serviceIndex = informers.ServiceIndex(mcsv1alpha1.LabelServiceName)
+
+// withNamespaceIndex adds the namespace index to indexers (a fresh map: informers take
+// ownership of theirs).
+func withNamespaceIndex(indexers cache.Indexers) cache.Indexers {
+	out := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	maps.Copy(out, indexers)
+	return out
 }
 
 // observe feeds an informer's events to its overlay and enqueues the service of every change
@@ -207,11 +218,29 @@ func (c *Cluster) HasSynced() bool {
 // ManagedKeys lists the exported-service keys of every object the syncer wrote in this
 // target, so that leftovers of exports that vanished while the syncer was down are found.
 func (c *Cluster) ManagedKeys() []string {
+	return c.managedKeys(cache.Indexer.List)
+}
+
+// ManagedKeysIn is ManagedKeys for the objects of one namespace, found by index.
+func (c *Cluster) ManagedKeysIn(namespace string) []string {
+	return c.managedKeys(func(i cache.Indexer) []any {
+		objs, _ := i.ByIndex(cache.NamespaceIndex, namespace)
+		return objs
+	})
+}
+
+// managedKeys lists the exported-service keys of the syncer's objects that list returns
+// from each cache (duplicates included).
+func (c *Cluster) managedKeys(list func(cache.Indexer) []any) []string {
 	var keys []string
+	byService := serviceIndex[informers.ByService]
 	for _, inf := range []cache.SharedIndexInformer{c.svcs, c.slices} {
-		keys = append(keys, inf.GetIndexer().ListIndexFuncValues(informers.ByService)...)
+		for _, obj := range list(inf.GetIndexer()) {
+			k, _ := byService(obj)
+			keys = append(keys, k...)
+		}
 	}
-	for _, obj := range c.imports.GetIndexer().List() {
+	for _, obj := range list(c.imports.GetIndexer()) {
 		if si := obj.(*mcsv1alpha1.ServiceImport); desired.IsManaged(si) {
 			keys = append(keys, si.Namespace+"/"+si.Name)
 		}
