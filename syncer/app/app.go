@@ -405,9 +405,9 @@ func (s *syncer) run(ctx context.Context) error {
 // the ID of a member the controller has, they replace it at once, and its caches can stop
 // once these have synced (synced). The local cluster in pull mode is both member and target.
 func (s *syncer) admit(ctx context.Context, id string, cl clients, writeInto bool) (synced cache.InformerSynced) {
-	src := source.New(id, cl.kube, cl.mcs, s.ctrl.Enqueue)
+	src := source.New(id, cl.kube, cl.mcs, s.ctrl.Enqueue, source.Options{Target: writeInto})
 	src.Run(ctx)
-	s.ctrl.AddMember(ctx, src, writeInto)
+	s.ctrl.AddMember(ctx, src)
 	if !writeInto {
 		return src.HasSynced
 	}

@@ -31,9 +31,9 @@ func benchController(b *testing.B, n int, o Options) (*Controller, *source.Clust
 	}
 	o.Metrics = metrics.New()
 	c := New(o)
-	m := source.New("c1", k8sfake.NewClientset(), mcsfake.NewSimpleClientset(exports...), c.Enqueue)
+	m := source.New("c1", k8sfake.NewClientset(), mcsfake.NewSimpleClientset(exports...), c.Enqueue, source.Options{})
 	m.Run(ctx)
-	c.AddMember(ctx, m, false)
+	c.AddMember(ctx, m)
 	if !cache.WaitForCacheSync(ctx.Done(), c.allJoined) {
 		b.Fatal("not synced")
 	}

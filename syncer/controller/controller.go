@@ -217,13 +217,13 @@ func (c *Controller) EnqueueAll() {
 	}
 }
 
-// AddMember adds a member whose caches run; ownStatus says whether this syncer writes the
-// status of its exports (and Events on them). The member takes part once its caches have
+// AddMember adds a member whose caches run; this syncer writes the status of its exports
+// (and Events on them) when it is also a target (m.Target). The member takes part once its caches have
 // synced; until then it is unknown: a half-listed member would look like one that unexported
 // everything. A member added under the ID of an admitted one replaces it at once, and is
 // unknown (kept) until its caches sync: this is how new credentials for a member are
 // swapped in without collecting anything, which RemoveMember then AddMember would risk.
-func (c *Controller) AddMember(ctx context.Context, m *source.Cluster, ownStatus bool) {
+func (c *Controller) AddMember(ctx context.Context, m *source.Cluster) {
 	c.mu.Lock()
 	replaced := false
 	c.members = slices.DeleteFunc(c.members, func(old *source.Cluster) bool {
@@ -248,8 +248,8 @@ func (c *Controller) AddMember(ctx context.Context, m *source.Cluster, ownStatus
 		c.members = append(c.members, m)
 		slices.SortFunc(c.members, func(a, b *source.Cluster) int { return strings.Compare(a.ID, b.ID) })
 		c.membership.synced[m.ID] = true
-		c.statusOwner[m.ID] = ownStatus
-		if ownStatus {
+		c.statusOwner[m.ID] = m.Target
+		if m.Target {
 			c.recorders[m.ID] = eventRecorder(ctx, m)
 		}
 		return true

@@ -91,9 +91,9 @@ func startController(t *testing.T, o Options, tgt *fakeCluster, members ...*fake
 	o.Stale = func(string) bool { return false }
 	c := New(o)
 	for _, m := range members {
-		src := source.New(m.id, m.kube, m.mcs, c.Enqueue)
+		src := source.New(m.id, m.kube, m.mcs, c.Enqueue, source.Options{Target: m == tgt})
 		src.Run(ctx)
-		c.AddMember(ctx, src, m == tgt)
+		c.AddMember(ctx, src)
 	}
 	tc := target.New(tgt.id, tgt.kube, tgt.mcs, o.Metrics, c)
 	tc.Run(ctx)
@@ -195,8 +195,8 @@ func TestRemoveMember(t *testing.T) {
 
 	// New credentials for c3 whose caches never sync: c3 is unknown, nothing is collected.
 	c.SetUndecidedMembers(0)
-	unsynced := source.New("c3", k8sfake.NewClientset(), mcsfake.NewSimpleClientset(), c.Enqueue)
-	c.AddMember(t.Context(), unsynced, false)
+	unsynced := source.New("c3", k8sfake.NewClientset(), mcsfake.NewSimpleClientset(), c.Enqueue, source.Options{})
+	c.AddMember(t.Context(), unsynced)
 	c.EnqueueAll()
 	time.Sleep(ttl)
 	if !imported("solo") {
@@ -362,9 +362,9 @@ func TestDeadTargetDelaysOnlyItself(t *testing.T) {
 		TargetTimeout: 100 * time.Millisecond, Stale: func(string) bool { return false }}
 	c := New(o)
 	for _, f := range []*fakeCluster{alive, dead} {
-		src := source.New(f.id, f.kube, f.mcs, c.Enqueue)
+		src := source.New(f.id, f.kube, f.mcs, c.Enqueue, source.Options{Target: true})
 		src.Run(runCtx)
-		c.AddMember(runCtx, src, true)
+		c.AddMember(runCtx, src)
 		tc := target.New(f.id, f.kube, f.mcs, o.Metrics, c)
 		tc.Run(runCtx)
 		c.AddTarget(runCtx, tc)

@@ -43,6 +43,8 @@ type Config struct {
 	// Selector is a label selector, evaluated by the apiserver.
 	Selector string
 	Indexers cache.Indexers
+	// Transform replaces Trim as the informer's transform.
+	Transform cache.TransformFunc
 }
 
 // Services caches Services.
@@ -115,12 +117,17 @@ func newInformer(client any, example runtime.Object, c Config,
 	}
 	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), example,
 		cache.SharedIndexInformerOptions{Indexers: c.Indexers})
+	transform := c.Transform
+	if transform == nil {
+		transform = Trim
+	}
 	// SetTransform fails only once the informer has started.
-	_ = inf.SetTransform(Trim)
+	_ = inf.SetTransform(transform)
 	return inf
 }
 
-// Trim drops the fields the syncer never reads, to keep the caches small: managedFields, and
+// Trim is the default transform (member caches use their own, narrower ones). It drops the
+// fields the syncer never reads, to keep the caches small: managedFields, and
 // annotations of everything but ServiceImports (where the derived-service annotation is ours).
 // Status is dropped from Services and Namespaces. Objects are modified in place, which is
 // what informer transforms are for.

@@ -1,7 +1,8 @@
 // Package source caches what one member cluster exports: its ServiceExports, its Services and
 // the EndpointSlices of its Services, and turns that into the desired package's input for one
 // (namespace, name). Objects the syncer itself wrote (derived Services, mirrored slices) are
-// never sources.
+// never sources. The caches keep only the fields the syncer reads, and an update that
+// changes none of them (a status another syncer wrote, a label, a relist) schedules nothing.
 package source
 
 import (
@@ -29,9 +30,11 @@ var (
 
 // Cluster is the source cache of one member.
 type Cluster struct {
-	ID      string
-	Kube    kubernetes.Interface
-	MCS     mcsclient.Interface
+	ID   string
+	Kube kubernetes.Interface
+	MCS  mcsclient.Interface
+	// Target: see Options.
+	Target  bool
 	exports cache.SharedIndexInformer
 	svcs    cache.SharedIndexInformer
 	slices  cache.SharedIndexInformer
@@ -44,28 +47,49 @@ type Cluster struct {
 	exportsCount   atomic.Int64
 }
 
+// Options say how the syncer uses a member.
+type Options struct {
+	// Target: the syncer also writes into this member (the local cluster in pull mode,
+	// every member in hub mode). It then writes the status of the member's exports, and the
+	// member's endpoints are that target's own, which keep nodeName and targetRef.
+	Target bool
+}
+
 // New builds the informers of one member. enqueue receives the "namespace/name" key of
-// every exported service whose sources change.
-func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue func(key string)) *Cluster {
+// every exported service whose sources change in what the syncer reads of them.
+func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue func(key string), o Options) *Cluster {
+	byService := informers.ServiceIndex(discoveryv1.LabelServiceName)
 	c := &Cluster{
-		ID:      id,
-		Kube:    kube,
-		MCS:     mcs,
-		exports: informers.ServiceExports(mcs, informers.Config{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}}),
-		svcs:    informers.Services(kube, informers.Config{Selector: notDerivedService}),
-		slices: informers.EndpointSlices(kube, informers.Config{
-			Selector: notMirroredSlice, Indexers: informers.ServiceIndex(discoveryv1.LabelServiceName)}),
+		ID:     id,
+		Kube:   kube,
+		MCS:    mcs,
+		Target: o.Target,
+		exports: informers.ServiceExports(mcs, informers.Config{Transform: trimExport,
+			Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}}),
+		svcs: informers.Services(kube, informers.Config{Selector: notDerivedService, Transform: trimService}),
+		slices: informers.EndpointSlices(kube, informers.Config{Selector: notMirroredSlice, Transform: sliceTrimmer(o.Target),
+			Indexers: byService}),
 	}
 	c.Exports = recentwrites.New[*mcsv1alpha1.ServiceExport](c.exports.GetIndexer(), time.Minute)
-	// Every export event matters; Service and slice events only for exported services.
+	// Export events matter unless they are the echo of the syncer's own status write, or
+	// change nothing it reads; Service and slice events only for exported services.
 	onExport := func(obj any, deleted bool) {
-		if !c.Exports.Observe(obj, deleted) { // the syncer's own status writes change nothing
+		if !c.Exports.Observe(obj, deleted) {
 			enqueueKey(obj, enqueue)
 		}
 	}
+	var ignore func(*mcsv1alpha1.ServiceExport)
+	if !o.Target {
+		ignore = ignoreStatus
+	}
+	onExportChanged := updated(ignore, func(obj any) { enqueueKey(obj, enqueue) })
 	_, _ = c.exports.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.exportsCount.Add(1); c.exportsVersion.Add(1); onExport(obj, false) },
-		UpdateFunc: func(_, obj any) { onExport(obj, false) },
+		AddFunc: func(obj any) { c.exportsCount.Add(1); c.exportsVersion.Add(1); onExport(obj, false) },
+		UpdateFunc: func(oldObj, obj any) {
+			if !c.Exports.Observe(obj, false) {
+				onExportChanged(oldObj, obj)
+			}
+		},
 		DeleteFunc: func(obj any) { c.exportsCount.Add(-1); c.exportsVersion.Add(1); onExport(obj, true) },
 	})
 	ifExported := func(key string) {
@@ -75,16 +99,16 @@ func New(id string, kube kubernetes.Interface, mcs mcsclient.Interface, enqueue 
 	}
 	onService := func(obj any) { enqueueKey(obj, ifExported) }
 	_, _ = c.svcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: onService, UpdateFunc: func(_, obj any) { onService(obj) }, DeleteFunc: onService,
+		AddFunc: onService, UpdateFunc: updated[corev1.Service](nil, onService), DeleteFunc: onService,
 	})
 	onSlice := func(obj any) {
-		keys, _ := informers.ServiceIndex(discoveryv1.LabelServiceName)[informers.ByService](obj)
+		keys, _ := byService[informers.ByService](obj)
 		for _, k := range keys {
 			ifExported(k)
 		}
 	}
 	_, _ = c.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: onSlice, UpdateFunc: func(_, obj any) { onSlice(obj) }, DeleteFunc: onSlice,
+		AddFunc: onSlice, UpdateFunc: updated[discoveryv1.EndpointSlice](nil, onSlice), DeleteFunc: onSlice,
 	})
 	return c
 }

@@ -41,7 +41,7 @@ func TestExportsVersionAndView(t *testing.T) {
 		mu.Lock()
 		enqueued = append(enqueued, key)
 		mu.Unlock()
-	})
+	}, Options{Target: true})
 	c.Run(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), c.HasSynced) {
 		t.Fatal("caches not synced")
