@@ -18,8 +18,8 @@
 // set, and each group is cut into slices of at most the configured endpoints
 // per slice. Without live slices the cut is in address order; afterwards an
 // endpoint stays in the slice it is in, new ones fill slices with room, then
-// new slices, and a group with two or more slices more than it needs is cut
-// afresh (assignEndpoints). A slice is named
+// new slices, and a group that would keep two or more slices more than it
+// needs is cut afresh (assignEndpoints). A slice is named
 //
 //	<derived name>-<cluster-id>[.<family>][.p<ports>][.<n>]
 //

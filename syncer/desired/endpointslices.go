@@ -193,19 +193,28 @@ func liveChunks(existing []*discoveryv1.EndpointSlice, cluster, name string, g *
 // the upstream EndpointSlice reconcilers do: a change to one endpoint rewrites
 // one slice, not every slice after it. New endpoints fill the live slices with
 // room, in slice order, then new slices with the smallest free numbers; a live
-// slice left empty goes. When the group has two or more slices more than its
-// endpoints need, it is packed afresh in address order, which is also the
-// layout without live slices. Over a converged target the result is the live
-// layout, so a restart writes nothing.
+// slice left empty goes. When that layout has two or more slices more than the
+// endpoints need, the group is packed afresh in address order, which is also
+// the layout without live slices (endpoints removed in bulk from a few slices
+// only delete those). Over a converged target the result is the live layout,
+// so a restart writes nothing.
 func assignEndpoints(eps []discoveryv1.Endpoint, live map[int][]discoveryv1.Endpoint, max int) []chunk {
 	need := (len(eps) + max - 1) / max
-	if len(live) == 0 || len(live) >= need+2 {
-		var out []chunk
-		for n, c := range slices.Collect(slices.Chunk(eps, max)) {
-			out = append(out, chunk{index: n + 1, endpoints: slices.Clone(c)})
+	if len(live) > 0 {
+		if stable := keepInPlace(eps, live, max); len(stable) < need+2 {
+			return stable
 		}
-		return out
 	}
+	var out []chunk
+	for n, c := range slices.Collect(slices.Chunk(eps, max)) {
+		out = append(out, chunk{index: n + 1, endpoints: slices.Clone(c)})
+	}
+	return out
+}
+
+// keepInPlace is assignEndpoints' layout that keeps every endpoint in the live
+// slice it is in.
+func keepInPlace(eps []discoveryv1.Endpoint, live map[int][]discoveryv1.Endpoint, max int) []chunk {
 	position := make(map[string]int, len(eps))
 	for i, ep := range eps {
 		position[strings.Join(ep.Addresses, ",")] = i

@@ -311,7 +311,9 @@ func sliceWrites(live, want []*discoveryv1.EndpointSlice) int {
 
 // TestEndpointSlicesStable: an endpoint added, removed or changed rewrites one slice (or
 // creates one), not every slice after it in address order; a converged layout reproduces
-// itself (a restart writes nothing); slices well below capacity are packed afresh.
+// itself, whatever order the live slices are listed in (a restart writes nothing); slices
+// well below capacity (two or more slices more than needed) are packed afresh, and endpoints
+// removed in bulk from a few slices rewrite only those.
 func TestEndpointSlicesStable(t *testing.T) {
 	ports := []discoveryv1.EndpointPort{endpointPort("http", 8080)}
 	compute := func(eps []discoveryv1.Endpoint, live []*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice {
@@ -340,9 +342,26 @@ func TestEndpointSlicesStable(t *testing.T) {
 		return out
 	}
 	lowest := podEndpoint("10.1.0.0", "pod-lowest") // sorts before every other address
-	fewer := base
-	for i := range 250 {
-		fewer = without(fewer, fmt.Sprintf("10.1.%d.%d", i/250, i%250+1))
+	spread := base // every fourth endpoint of every slice removed
+	for _, sl := range converged {
+		for j, ep := range sl.Endpoints {
+			if j%4 == 0 {
+				spread = without(spread, ep.Addresses[0])
+			}
+		}
+	}
+	// withoutSlices removes the endpoints of the first n converged slices and the first
+	// half of the next one's.
+	withoutSlices := func(n int) []discoveryv1.Endpoint {
+		eps := base
+		for i, sl := range converged[:n+1] {
+			for j, ep := range sl.Endpoints {
+				if i < n || j < len(sl.Endpoints)/2 {
+					eps = without(eps, ep.Addresses[0])
+				}
+			}
+		}
+		return eps
 	}
 	tests := []struct {
 		name       string
@@ -357,7 +376,9 @@ func TestEndpointSlicesStable(t *testing.T) {
 		{"one changed", converged, notReady(base, "10.1.1.7"), 1, 10},
 		{"one added where a slice has room", compute(without(base, "10.1.2.5"), converged),
 			append(without(base, "10.1.2.5"), lowest), 1, 10},
-		{"a quarter removed: packed afresh", converged, fewer, 10, 8},
+		{"a quarter removed from every slice: packed afresh", converged, spread, 10, 8},
+		{"a slice and a half removed: one slice more than needed, not packed", converged, withoutSlices(1), 2, 9},
+		{"two slices and a half removed: only those written", converged, withoutSlices(2), 3, 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -377,6 +398,11 @@ func TestEndpointSlicesStable(t *testing.T) {
 			}
 			if again := compute(tt.eps, got); sliceWrites(got, again) != 0 {
 				t.Errorf("the result does not reproduce itself: %v -> %v", sliceNames(got), sliceNames(again))
+			}
+			reversed := slices.Clone(got)
+			slices.Reverse(reversed)
+			if again := compute(tt.eps, reversed); sliceWrites(got, again) != 0 {
+				t.Errorf("the live slices listed in another order give another layout: %v -> %v", sliceNames(got), sliceNames(again))
 			}
 		})
 	}
