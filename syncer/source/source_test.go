@@ -88,3 +88,71 @@ func TestExportsVersionAndView(t *testing.T) {
 		t.Errorf("enqueued %v", enqueued)
 	}
 }
+
+// TestUpdatesThatChangeNothingReadAreDropped: over the same member, a syncer that writes the
+// exports' status and one that does not; a status write by someone else reaches only the
+// first, a spec change and a Service port change reach both, a Service label change neither.
+func TestUpdatesThatChangeNothingReadAreDropped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kube := k8sfake.NewClientset(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
+	mcs := mcsfake.NewSimpleClientset(&mcsv1alpha1.ServiceExport{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}})
+	var mu sync.Mutex
+	counts := map[bool]int{}
+	clusters := map[bool]*Cluster{}
+	for _, target := range []bool{false, true} {
+		clusters[target] = New("c1", kube, mcs, func(string) { mu.Lock(); counts[target]++; mu.Unlock() }, Options{Target: target})
+		clusters[target].Run(ctx)
+		if !cache.WaitForCacheSync(ctx.Done(), clusters[target].HasSynced) {
+			t.Fatal("caches not synced")
+		}
+	}
+	settle := func() (others, owner int) {
+		time.Sleep(300 * time.Millisecond) // informer events are asynchronous
+		mu.Lock()
+		defer mu.Unlock()
+		others, owner = counts[false], counts[true]
+		counts[false], counts[true] = 0, 0
+		return others, owner
+	}
+	settle() // the initial adds
+	exports := mcs.MulticlusterV1alpha1().ServiceExports("ns")
+	se, err := exports.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	se.Status.Conditions = []metav1.Condition{{Type: "Valid", Status: metav1.ConditionTrue, Reason: "Valid", LastTransitionTime: metav1.Now()}}
+	if se, err = exports.UpdateStatus(ctx, se, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if others, owner := settle(); others != 0 || owner != 1 {
+		t.Errorf("a status write: %d reconciles in the other syncer, %d in the status owner; want 0, 1", others, owner)
+	}
+	se.Spec.ExportedLabels = map[string]string{"tier": "web"}
+	if _, err = exports.Update(ctx, se, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if others, owner := settle(); others != 1 || owner != 1 {
+		t.Errorf("a spec change: %d and %d reconciles, want 1 and 1", others, owner)
+	}
+	svcs := kube.CoreV1().Services("ns")
+	svc, err := svcs.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Labels = map[string]string{"team": "a"}
+	if svc, err = svcs.Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if others, owner := settle(); others != 0 || owner != 0 {
+		t.Errorf("a Service label: %d and %d reconciles, want none", others, owner)
+	}
+	svc.Spec.Ports[0].Port = 81
+	if _, err = svcs.Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if others, owner := settle(); others != 1 || owner != 1 {
+		t.Errorf("a Service port: %d and %d reconciles, want 1 and 1", others, owner)
+	}
+}
