@@ -342,7 +342,8 @@ func TestEndpointSlicesStable(t *testing.T) {
 		return out
 	}
 	lowest := podEndpoint("10.1.0.0", "pod-lowest") // sorts before every other address
-	spread := base // every fourth endpoint of every slice removed
+	// spread is base without every fourth endpoint of every slice.
+	spread := base
 	for _, sl := range converged {
 		for j, ep := range sl.Endpoints {
 			if j%4 == 0 {
