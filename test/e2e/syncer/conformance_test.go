@@ -666,7 +666,7 @@ func (s *suite) confSliceWrites() float64 {
 
 // testConfStableSlices: 1,000 endpoints mirrored as 10 slices per cluster; one endpoint added
 // at the lowest address, then one removed, each costs one slice write per cluster (3), not a
-// rewrite of every slice after it.
+// rewrite of every slice after it; two and a half slices' worth removed costs those three.
 func (s *suite) testConfStableSlices(t *testing.T) {
 	const ns, name = "conf-stable", "big"
 	s.namespace(t, ns)
@@ -723,6 +723,44 @@ func (s *suite) testConfStableSlices(t *testing.T) {
 	if got := afterRemove - afterAdd; got != 3 {
 		t.Errorf("removing one endpoint took %v slice writes in 3 clusters, want 3", got)
 	}
-	t.Logf("slice writes: %v before, %v for one endpoint added at the lowest address, %v for one removed",
-		before, afterAdd-before, afterRemove-afterAdd)
+
+	// Endpoints removed in bulk: two mirrored slices' worth and half of a third, all from
+	// source slice -a, rewrite or delete those three slices only (packing every slice afresh
+	// would write all of them).
+	mirrored, err := c1.Kube.DiscoveryV1().EndpointSlices(ns).List(s.ctx, metav1.ListOptions{LabelSelector: mcsv1alpha1.LabelServiceName + "=" + name})
+	if err != nil || len(mirrored.Items) == 0 {
+		t.Fatalf("mirrored slices: %v, %v", mirrored, err)
+	}
+	base := mirrored.Items[0].Labels[discoveryv1.LabelServiceName] + "-cluster-1"
+	gone := map[string]bool{}
+	touched := 0
+	for _, item := range mirrored.Items {
+		n := map[string]int{base: 2, base + ".2": 2, base + ".3": 1}[item.Name] // halves removed
+		if n > 0 {
+			touched++
+		}
+		for _, ep := range item.Endpoints[:len(item.Endpoints)*n/2] {
+			gone[ep.Addresses[0]] = true
+		}
+	}
+	sl, err = c1.Kube.DiscoveryV1().EndpointSlices(ns).Get(s.ctx, name+"-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := slices.DeleteFunc(slices.Clone(sl.Endpoints), func(e discoveryv1.Endpoint) bool { return gone[e.Addresses[0]] })
+	if touched != 3 || len(sl.Endpoints)-len(kept) != len(gone) {
+		t.Fatalf("%d of the first three mirrored slices found, %d of their %d endpoints in %s-a: the layout is not the one this test expects",
+			touched, len(sl.Endpoints)-len(kept), len(gone), name)
+	}
+	sl.Endpoints = kept
+	if _, err := c1.Kube.DiscoveryV1().EndpointSlices(ns).Update(s.ctx, sl, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want.eps = map[string][]string{"cluster-1": slices.DeleteFunc(want.eps["cluster-1"], func(a string) bool { return gone[a] })}
+	afterBulk := settled(fmt.Sprintf("%d endpoints removed everywhere", len(gone)))
+	if got := afterBulk - afterRemove; got != 3*3 {
+		t.Errorf("removing %d endpoints from 3 mirrored slices took %v slice writes in 3 clusters, want 9", len(gone), got)
+	}
+	t.Logf("slice writes: %v before, %v for one endpoint added at the lowest address, %v for one removed, %v for %d removed from 3 slices",
+		before, afterAdd-before, afterRemove-afterAdd, afterBulk-afterRemove, len(gone))
 }
