@@ -295,7 +295,7 @@ func checkExportValid(ctx context.Context, t *testing.T, m *member) {
 		t.Fatal(err)
 	}
 	for _, c := range se.Status.Conditions {
-		if c.Type == string(mcsv1alpha1.ServiceExportValid) {
+		if c.Type == string(mcsv1alpha1.ServiceExportConditionValid) {
 			if c.Status != metav1.ConditionTrue {
 				t.Errorf("%s: export condition %+v", m.ID, c)
 			}
