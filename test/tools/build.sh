@@ -7,7 +7,7 @@
 # same pins before copies them in seconds; nothing is rebuilt unless a pin
 # changed. Override the cache with CLUSTERSET_TOOLS_CACHE.
 #
-# Usage: build.sh [SET...], SET one of etcd, kubernetes, lint (default: all three). A cold
+# Usage: build.sh [SET...], SET one of etcd, kubernetes, helm, lint (default: all four). A cold
 # build prints a progress line every 30 s (test/tools/progress.sh).
 set -euo pipefail
 
@@ -18,6 +18,9 @@ k8s_version=v1.37.2
 k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version \
 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
+# Keep in step with the helm.sh/helm/v4 pin in test/tools/helm/go.mod: `helm version` prints it.
+helm_version=v4.3.1
+helm_ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 
 mkdir -p "$bin" "$cache"
 
@@ -53,7 +56,7 @@ all_exist() {
 }
 
 sets=("$@")
-((${#sets[@]})) || sets=(etcd kubernetes lint)
+((${#sets[@]})) || sets=(etcd kubernetes helm lint)
 for set in "${sets[@]}"; do
   case $set in
   etcd) build_set etcd etcd "-s -w" "etcd" . ;;
@@ -61,7 +64,8 @@ for set in "${sets[@]}"; do
   kubernetes) build_set kubernetes kubernetes "$k8s_ldflags" "kube-apiserver kube-controller-manager kube-proxy kubectl" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl ;;
+  helm) build_set helm helm "$helm_ldflags" "helm" helm.sh/helm/v4/cmd/helm ;;
   lint) build_set lint lint "" "staticcheck" honnef.co/go/tools/cmd/staticcheck ;;
-  *) echo "tools: unknown set $set (etcd, kubernetes, lint)" >&2; exit 2 ;;
+  *) echo "tools: unknown set $set (etcd, kubernetes, helm, lint)" >&2; exit 2 ;;
   esac
 done

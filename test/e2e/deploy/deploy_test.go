@@ -59,14 +59,7 @@ func TestDeploy(t *testing.T) {
 	if _, err := os.Stat(kubectl); err != nil {
 		t.Fatalf("%v: build the tools with `make tools` first", err)
 	}
-	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(),
-		ktesting.NewLogger(t, ktesting.NewConfig(ktesting.Verbosity(1)))))
-	env := localenv.StartT(t, localenv.Options{Clusters: 2})
-	t.Cleanup(cancel) // runs before localenv's Stop: stand-ins end while the apiservers are up
-	members := make([]*member, len(env.Clusters))
-	for i, c := range env.Clusters {
-		members[i] = newMember(t, c)
-	}
+	ctx, env, members := startClusterset(t, 2)
 	kubeconfig := writeContexts(t, env)
 
 	// localenv clusters have no DNS: install CoreDNS as kubeadm does (kubectl create) or as
@@ -199,6 +192,21 @@ func testDeleteEveryBase(ctx context.Context, t *testing.T, kubectl, root string
 	}
 }
 
+// startClusterset starts a localenv clusterset of n members for t. The context it returns logs
+// to t, and ends before the apiservers stop, so that the stand-ins started with it end while
+// the apiservers are up.
+func startClusterset(t *testing.T, n int) (context.Context, *localenv.Env, []*member) {
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(),
+		ktesting.NewLogger(t, ktesting.NewConfig(ktesting.Verbosity(1)))))
+	env := localenv.StartT(t, localenv.Options{Clusters: n})
+	t.Cleanup(cancel) // cleanups run last-in first-out: before localenv's Stop
+	members := make([]*member, len(env.Clusters))
+	for i, c := range env.Clusters {
+		members[i] = newMember(t, c)
+	}
+	return ctx, env, members
+}
+
 func newMember(t *testing.T, c *localenv.Cluster) *member {
 	kube, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
@@ -234,9 +242,7 @@ func writeContexts(t *testing.T, env *localenv.Env) string {
 }
 
 // testDryRunEveryBase applies every kustomize base under deploy/ (kubectl apply -k), and every
-// example manifest (kubectl apply -f), with a server-side dry run. The namespaces they declare
-// or use are created for real first: a dry run creates nothing, so namespaced objects would
-// otherwise be refused for a missing namespace.
+// example manifest (kubectl apply -f), with a server-side dry run (dryRunApply).
 func testDryRunEveryBase(t *testing.T, kubectl, root string, m *member) {
 	deployDir := filepath.Join(root, "deploy")
 	found, err := findManifests(os.DirFS(deployDir))
@@ -246,30 +252,10 @@ func testDryRunEveryBase(t *testing.T, kubectl, root string, m *member) {
 	if len(found.bases) == 0 {
 		t.Fatalf("no kustomization under %s", deployDir)
 	}
-	dryRun := func(t *testing.T, manifests []byte, args ...string) {
-		namespaces, err := namespacesUsed(manifests)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ns := range namespaces {
-			_, err := m.kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-			if err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatal(err)
-			}
-		}
-		out := runKubectl(t, kubectl, m.Kubeconfig, append([]string{"apply", "--dry-run=server"}, args...)...)
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		for _, line := range lines {
-			if !strings.HasSuffix(line, "(server dry run)") {
-				t.Errorf("not a dry-run result: %q", line)
-			}
-		}
-		t.Logf("%d objects:\n%s", len(lines), out)
-	}
 	for _, base := range found.bases {
 		t.Run(base, func(t *testing.T) {
 			dir := filepath.Join(deployDir, base)
-			dryRun(t, runKubectl(t, kubectl, "", "kustomize", dir), "-k", dir)
+			dryRunApply(t, kubectl, m, runKubectl(t, kubectl, "", "kustomize", dir), "-k", dir)
 		})
 	}
 	for _, example := range found.examples {
@@ -279,9 +265,34 @@ func testDryRunEveryBase(t *testing.T, kubectl, root string, m *member) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dryRun(t, manifest, "-f", file)
+			dryRunApply(t, kubectl, m, manifest, "-f", file)
 		})
 	}
+}
+
+// dryRunApply runs `kubectl apply --dry-run=server` with args, which name the objects of
+// manifests, in m, and checks that kubectl reports a dry-run result for each. The namespaces
+// the manifests declare or use are created for real first: a dry run creates nothing, so
+// namespaced objects would otherwise be refused for a missing namespace.
+func dryRunApply(t *testing.T, kubectl string, m *member, manifests []byte, args ...string) {
+	namespaces, err := namespacesUsed(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range namespaces {
+		_, err := m.kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	out := runKubectl(t, kubectl, m.Kubeconfig, append([]string{"apply", "--dry-run=server"}, args...)...)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		if !strings.HasSuffix(line, "(server dry run)") {
+			t.Errorf("not a dry-run result: %q", line)
+		}
+	}
+	t.Logf("%d objects:\n%s", len(lines), out)
 }
 
 // namespacesUsed lists, once each, the namespaces that the objects of a multi-document YAML

@@ -39,15 +39,7 @@ func checkResolves(ctx context.Context, t *testing.T, m *member, namespace, name
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters[m.ID] = &clientcmdapi.Cluster{Server: config.Host, CertificateAuthorityData: config.CAData}
-	kc.AuthInfos[coreDNSAccount] = &clientcmdapi.AuthInfo{Token: config.BearerToken}
-	kc.Contexts[m.ID] = &clientcmdapi.Context{Cluster: m.ID, AuthInfo: coreDNSAccount}
-	kc.CurrentContext = m.ID
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := tokenKubeconfig(t, m, coreDNSAccount, config.BearerToken)
 	server := coretest.Start(t, fmt.Sprintf("clusterset.local:0 {\n    bind 127.0.0.1\n    clusterset clusterset.local {\n        kubeconfig %s\n    }\n}\n", kubeconfig))
 
 	qname := fmt.Sprintf("%s.%s.svc.clusterset.local.", name, namespace)
@@ -61,6 +53,21 @@ func checkResolves(ctx context.Context, t *testing.T, m *member, namespace, name
 		t.Fatalf("%s: %s A answered %q (%s), want the ServiceImport's IPs %q", m.ID, qname, got, last, want)
 	}
 	t.Logf("%s: %s A %s", m.ID, qname, strings.Join(got, " "))
+}
+
+// tokenKubeconfig writes a kubeconfig for m's apiserver with a bearer token, as a ServiceAccount
+// token is handed out, and returns its path.
+func tokenKubeconfig(t *testing.T, m *member, user, token string) string {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[m.ID] = &clientcmdapi.Cluster{Server: m.Config.Host, CertificateAuthorityData: m.Config.CAData}
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	kc.Contexts[m.ID] = &clientcmdapi.Context{Cluster: m.ID, AuthInfo: user}
+	kc.CurrentContext = m.ID
+	path := filepath.Join(t.TempDir(), m.ID+".kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // queryA returns the sorted A records for qname, and the response code or error, for messages.

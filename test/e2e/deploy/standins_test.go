@@ -20,7 +20,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/clusterset/clusterset/syncer/app"
-	"github.com/clusterset/clusterset/test/e2e/syncer/harness"
 )
 
 // A localenv cluster is an apiserver and nothing else. The guide waits for what a real
@@ -29,7 +28,8 @@ import (
 //   - the token controller fills service-account-token Secrets;
 //   - the Deployment controller reports every Deployment rolled out;
 //   - the kubelet runs the syncer Deployment's container, in-process, with the
-//     Deployment's arguments, namespace and ServiceAccount.
+//     Deployment's arguments, namespace and ServiceAccount, restarts it when it exits, and
+//     stops it when the Deployment is deleted.
 //
 // CoreDNS Pods are not run: the live Corefile listens on port 53 with in-cluster
 // credentials. The "resolve" subtest runs the plugin with CoreDNS's ServiceAccount instead.
@@ -42,7 +42,12 @@ type objectRef struct{ namespace, name string }
 
 // syncerDeployment finds the syncer's Deployment in the deploy/syncer base.
 func syncerDeployment(t *testing.T, kubectl, base string) objectRef {
-	objs, err := decodeAll(runKubectl(t, kubectl, "", "kustomize", base))
+	return deploymentIn(t, base, runKubectl(t, kubectl, "", "kustomize", base))
+}
+
+// deploymentIn finds the one Deployment of manifests rendered from source.
+func deploymentIn(t *testing.T, source string, manifests []byte) objectRef {
+	objs, err := decodeAll(manifests)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,26 +58,19 @@ func syncerDeployment(t *testing.T, kubectl, base string) objectRef {
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("%s: want one Deployment, found %v", base, found)
+		t.Fatalf("%s: want one Deployment, found %v", source, found)
 	}
 	return found[0]
 }
 
-// startStandIns runs the stand-ins of every member until ctx ends; the test waits for them
-// to finish on cleanup, and stops the syncers they started.
+// startStandIns runs the stand-ins of every member until ctx ends; the test waits for them,
+// and the syncers they run, to finish on cleanup.
 func startStandIns(ctx context.Context, t *testing.T, members []*member, syncer objectRef) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var syncers []*harness.InProcess
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-		for _, s := range syncers {
-			if err := s.Stop(); err != nil {
-				t.Errorf("in-process syncer: %v", err)
-			}
-		}
 	})
 	for _, m := range members {
 		logger := klog.FromContext(ctx).WithValues("cluster", m.ID)
@@ -92,20 +90,7 @@ func startStandIns(ctx context.Context, t *testing.T, members []*member, syncer 
 			}, standInPeriod)
 		})
 		wg.Go(func() {
-			var s *harness.InProcess
-			err := wait.PollUntilContextCancel(ctx, standInPeriod, true, func(ctx context.Context) (bool, error) {
-				var err error
-				s, err = runContainer(ctx, m, syncer)
-				if err != nil {
-					logger.Error(err, "kubelet stand-in")
-				}
-				return s != nil, nil
-			})
-			if err == nil {
-				mu.Lock()
-				syncers = append(syncers, s)
-				mu.Unlock()
-			}
+			wait.UntilWithContext(ctx, func(ctx context.Context) { runPod(ctx, m, syncer) }, standInPeriod)
 		})
 	}
 }
@@ -179,12 +164,41 @@ func completeRollouts(ctx context.Context, m *member) error {
 	return nil
 }
 
-// runContainer starts the syncer Deployment's container in-process once the Deployment
-// exists, as its Pod would run: the container's arguments, POD_NAMESPACE from the downward
-// API, and the credentials of the Pod's ServiceAccount. It returns nil, nil while the
-// Deployment does not exist. The HTTP servers stay off: the test process runs several
-// syncers and must not bind public ports.
-func runContainer(ctx context.Context, m *member, ref objectRef) (*harness.InProcess, error) {
+// runPod plays the kubelet for one Pod of the syncer's Deployment, once: while the Deployment
+// exists it runs the container in-process (containerOptions) until the container exits or the
+// Deployment is deleted. Called again after an exit, it restarts the container, as the
+// kubelet does with restartPolicy Always (a syncer started before its cluster's
+// ClusterProperties exist exits, and starts again).
+func runPod(ctx context.Context, m *member, ref objectRef) {
+	logger := klog.FromContext(ctx)
+	o, err := containerOptions(ctx, m, ref)
+	if err != nil || o == nil {
+		if err != nil && ctx.Err() == nil {
+			logger.Error(err, "kubelet stand-in")
+		}
+		return
+	}
+	podCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { // the Pod goes with its Deployment
+		_ = wait.PollUntilContextCancel(podCtx, standInPeriod, false, func(ctx context.Context) (bool, error) {
+			_, err := m.kube.AppsV1().Deployments(ref.namespace).Get(ctx, ref.name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		stop()
+	}()
+	logger.Info("Running the syncer container in-process", "deployment", ref.namespace+"/"+ref.name)
+	if err := app.Run(podCtx, *o); err != nil {
+		logger.Error(err, "The syncer container exited")
+	}
+}
+
+// containerOptions returns the options of the syncer Deployment's container, as its Pod
+// would run it: the container's arguments, POD_NAMESPACE from the downward API, and the
+// credentials of the Pod's ServiceAccount. It returns nil, nil while the Deployment does not
+// exist. The HTTP servers stay off: the test process runs several syncers and must not bind
+// public ports.
+func containerOptions(ctx context.Context, m *member, ref objectRef) (*app.Options, error) {
 	d, err := m.kube.AppsV1().Deployments(ref.namespace).Get(ctx, ref.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -214,8 +228,7 @@ func runContainer(ctx context.Context, m *member, ref objectRef) (*harness.InPro
 		return nil, err
 	}
 	o.LocalConfig = config
-	klog.FromContext(ctx).Info("Running the syncer container in-process", "deployment", ref.namespace+"/"+ref.name, "args", c.Args)
-	return harness.StartInProcess(ctx, o), nil
+	return &o, nil
 }
 
 // serviceAccountConfig returns client access as a ServiceAccount, through a TokenRequest,
