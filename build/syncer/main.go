@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"k8s.io/klog/v2"
@@ -15,9 +16,14 @@ import (
 	"github.com/clusterset/clusterset/syncer/app"
 )
 
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); empty, the module version
+// Go stamps into the build is used (a pseudo-version from the VCS commit).
+var version string
+
 func main() {
 	klog.InitFlags(nil)
 	opts := app.DefaultOptions()
+	opts.Version = buildVersion()
 	opts.AddFlags(flag.CommandLine)
 	flag.Parse()
 
@@ -30,4 +36,14 @@ func main() {
 		os.Exit(1)
 	}
 	klog.Flush()
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		return info.Main.Version
+	}
+	return ""
 }
