@@ -18,6 +18,8 @@ import (
 // StatusReport is every exported service across the members.
 type StatusReport struct {
 	Services []ServiceStatus `json:"services"`
+	// Problems are what could not be read from members that answered (forbidden reads).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // ServiceStatus is one service across the members.
@@ -93,6 +95,11 @@ func Status(snaps []Snapshot, only *Key, now time.Time) StatusReport {
 	r := StatusReport{Services: []ServiceStatus{}}
 	for _, k := range serviceKeys(snaps, only) {
 		r.Services = append(r.Services, serviceStatus(snaps, k, now))
+	}
+	for _, s := range snaps {
+		for _, e := range s.Errors {
+			r.Problems = append(r.Problems, s.Label()+": "+e)
+		}
 	}
 	return r
 }

@@ -226,7 +226,8 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-// Every service some member exports or imports is reported once, in namespace/name order.
+// Every service some member exports or imports is reported once, in namespace/name order, and
+// what could not be read is said.
 func TestStatusServices(t *testing.T) {
 	snaps := []Snapshot{
 		member("cluster-1", func(s *Snapshot) {
@@ -236,9 +237,14 @@ func TestStatusServices(t *testing.T) {
 			s.Imports = append(s.Imports, managedImport("db", mcsv1alpha1.Headless, nil, "cluster-3"), managedImport("web", mcsv1alpha1.ClusterSetIP, nil, "cluster-1"))
 		}),
 		unreachable("cluster-3"),
+		member("cluster-4", func(s *Snapshot) { s.Errors = []string{"reading the ServiceExports: forbidden"} }),
+	}
+	r := Status(snaps, nil, now)
+	if want := []string{"cluster-4: reading the ServiceExports: forbidden"}; !slices.Equal(r.Problems, want) {
+		t.Errorf("report problems %q, want %q", r.Problems, want)
 	}
 	var got []string
-	for _, s := range Status(snaps, nil, now).Services {
+	for _, s := range r.Services {
 		got = append(got, s.String())
 	}
 	if want := []string{"demo/api", "demo/db", "demo/web"}; !slices.Equal(got, want) {
