@@ -18,10 +18,11 @@ help: ## List the targets.
 tools: ## Build the pinned control-plane binaries into bin/ (cached; see README for cold times).
 	@test/tools/build.sh etcd kubernetes
 
-build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/localenv and bin/demo.
+build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/kubectl-clusterset, bin/localenv and bin/demo.
 	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns
 	go build -o $(BIN)/clusterset-syncer ./build/syncer
 	go build -o $(BIN)/clusterset-corefile ./build/corefile
+	go build -o $(BIN)/kubectl-clusterset ./build/kubectl-clusterset
 	go build -o $(BIN)/localenv ./test/cmd/localenv
 	go build -o $(BIN)/demo ./test/cmd/demo
 
