@@ -16,8 +16,7 @@ import (
 	"github.com/clusterset/clusterset/syncer/app"
 )
 
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); empty, the module version
-// Go stamps into the build is used (a pseudo-version from the VCS commit).
+// version is set at link time (-ldflags "-X main.version=v1.2.3", as make build does).
 var version string
 
 func main() {
@@ -38,12 +37,29 @@ func main() {
 	klog.Flush()
 }
 
+// buildVersion is the link-time version, else the module version, else the VCS commit Go
+// stamped (when it did), else "(devel)".
 func buildVersion() string {
-	if version != "" {
+	info, ok := debug.ReadBuildInfo()
+	switch {
+	case version != "":
 		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok {
+	case !ok:
+		return ""
+	case info.Main.Version != "" && info.Main.Version != "(devel)":
 		return info.Main.Version
 	}
-	return ""
+	revision, dirty := "", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			revision = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if revision == "" {
+		return info.Main.Version
+	}
+	return revision + dirty
 }
