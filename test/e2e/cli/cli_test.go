@@ -292,6 +292,7 @@ func (s *suite) testHandEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := s.awaitCheck(t, 1)
+	t.Logf("kubectl clusterset check:\n%s", res.stdout)
 	for _, want := range []string{
 		fmt.Sprintf("cluster-2: answers 10.102.250.250, want %s (the cluster IPs of the derived Service", good[0]),
 		"the ServiceImport's spec.ips 10.102.250.250 differ from the cluster IPs " + good[0],
@@ -309,6 +310,7 @@ func (s *suite) testHandEdit(t *testing.T) {
 		}
 		return ""
 	})
+	t.Logf("kubectl clusterset members:\n%s", s.run(t, "members").stdout)
 	for i, m := range members.Members {
 		if !m.Reachable || m.ClusterID != s.env.Clusters[i].ID || m.ClusterSet != "clusterset-1" || m.SyncerVersion == inspect.Unknown || m.Heartbeat == nil {
 			t.Errorf("member %+v: want reachable, its ID, clusterset-1, a version and a heartbeat", m)
@@ -336,6 +338,7 @@ func (s *suite) testStoppedAPIServer(t *testing.T) {
 	}
 	var members inspect.MembersReport
 	decode(t, res.stdout, &members)
+	t.Logf("kubectl clusterset members:\n%s", s.run(t, "members", "--timeout", timeout.String()).stdout)
 	if m := members.Members[2]; m.Reachable || m.Error != "no answer from "+s.env.Clusters[2].Server+" within 2s" || m.Stale != inspect.Unknown {
 		t.Errorf("cluster-3: %+v, want unreachable, no answer within 2s", m)
 	}
@@ -529,7 +532,29 @@ func stopProcess(t *testing.T, what string, pid int) (resume func()) {
 		}
 	})
 	t.Cleanup(resume)
+	// The signal is delivered asynchronously: a request that reaches the process before every
+	// thread has stopped is still answered.
+	await(t, what+" stopped", func() string { return running(pid) })
 	return resume
+}
+
+// running names a thread of pid that is not stopped, "" when all are.
+func running(pid int) string {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return fmt.Sprintf("no threads of %d: %v", pid, err)
+	}
+	for _, path := range stats {
+		stat, err := os.ReadFile(path)
+		if err != nil {
+			return err.Error()
+		}
+		// The state follows the parenthesised command name.
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) == 0 || f[0] != "T" {
+			return fmt.Sprintf("%s: not stopped (%v)", path, f[:min(len(f), 1)])
+		}
+	}
+	return ""
 }
 
 type testWriter struct{ t *testing.T }
