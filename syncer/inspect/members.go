@@ -126,7 +126,7 @@ func staleness(s *Snapshot, now time.Time) (stale, why string) {
 		return No, fmt.Sprintf("no heartbeat Lease %s: no syncer runs there (as in hub mode), so only reachability counts", liveness.LeaseName)
 	case h.Age() > time.Duration(h.DurationSeconds)*time.Second:
 		return Yes, fmt.Sprintf("stale: its syncer's heartbeat was renewed %s ago, beyond its %ds; the syncers withdraw its endpoints everywhere",
-			h.Age().Round(time.Second), h.DurationSeconds)
+			h.Age().Round(100*time.Millisecond), h.DurationSeconds)
 	}
 	return No, ""
 }
