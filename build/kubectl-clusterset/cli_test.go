@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,34 @@ func TestUnreachableMembers(t *testing.T) {
 	// cluster-9 may be an unread member's ID: a warning, not an error.
 	if !strings.Contains(stderr, "--dns names cluster-9, which is no member (members: a, b), or an unreachable one") {
 		t.Errorf("check: stderr %q, want a warning about cluster-9", stderr)
+	}
+}
+
+func TestWantColour(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, tt := range []struct {
+		terminal bool
+		env      map[string]string
+		want     bool
+	}{
+		{true, nil, true},
+		{false, nil, false},
+		{true, map[string]string{"NO_COLOR": "1"}, false},
+		{true, map[string]string{"TERM": "dumb"}, false},
+		{true, map[string]string{"TERM": "xterm-256color"}, true},
+	} {
+		if got := wantColour(tt.terminal, env(tt.env)); got != tt.want {
+			t.Errorf("terminal %v, env %v: colour %v, want %v", tt.terminal, tt.env, got, tt.want)
+		}
+	}
+	// A pipe is no terminal.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if isTerminal(w) {
+		t.Error("a pipe is taken for a terminal")
 	}
 }

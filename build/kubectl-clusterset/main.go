@@ -18,10 +18,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], env{
 		stdout: os.Stdout, stderr: os.Stderr, now: time.Now,
-		colour: isTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
+		colour: wantColour(isTerminal(os.Stdout), os.Getenv),
 	})
 	stop()
 	os.Exit(code)
+}
+
+// wantColour: only on a terminal, and neither with NO_COLOR set (to anything) nor TERM=dumb.
+func wantColour(terminal bool, getenv func(string) string) bool {
+	return terminal && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // isTerminal reports whether f is a terminal (a character device such as /dev/null is not).
