@@ -85,23 +85,24 @@ func newFlags(o *options, w io.Writer) *flag.FlagSet {
 func run(ctx context.Context, args []string, e env) int {
 	var o options
 	fs := newFlags(&o, e.stderr)
-	switch {
-	case len(args) == 0:
-		fs.Usage()
-		return exitBadInput
-	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
-		fs.SetOutput(e.stdout)
-		fs.Usage()
-		return exitOK
-	}
-	cmd := args[0]
-	positional, err := parseInterspersed(fs, args[1:])
+	// Flags may come before the command too (kubectl clusterset --kubeconfig x status).
+	positional, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
 		return exitBadInput // the flag package has said why
 	}
+	switch {
+	case len(positional) == 0:
+		fs.Usage()
+		return exitBadInput
+	case positional[0] == "help":
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return exitOK
+	}
+	cmd, positional := positional[0], positional[1:]
 	c, err := prepare(cmd, positional, o)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kubectl clusterset: %v\nRun 'kubectl clusterset help' for usage.\n", err)

@@ -92,7 +92,7 @@ func TestUnreachableMembers(t *testing.T) {
 		t.Errorf("status: %+v", status)
 	}
 
-	code, stdout, _ = runCLI(t, "members", "--kubeconfig", kc, "--contexts", "b")
+	code, stdout, _ = runCLI(t, "--kubeconfig", kc, "members", "--contexts", "b")
 	if code != exitOK || !strings.Contains(stdout, "b       unknown  unknown     no") || strings.Contains(stdout, "\na ") {
 		t.Errorf("members: exit %d:\n%s", code, stdout)
 	}

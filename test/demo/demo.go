@@ -173,7 +173,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintf(out, "\nSee the clusterset (every cluster is a context of %s):\n\n", kubeconfig)
 	for _, sub := range []string{"status", "members", "check --dns " + dnsFlag(st)} {
-		fmt.Fprintf(out, "  bin/kubectl-clusterset --kubeconfig %s %s\n", kubeconfig, sub)
+		fmt.Fprintf(out, "  bin/kubectl-clusterset %s --kubeconfig %s\n", sub, kubeconfig)
 	}
 	fmt.Fprintf(out, "\nExport more: create a Service and a ServiceExport in any cluster, e.g.\n\n")
 	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", env.Clusters[2].Kubeconfig)
