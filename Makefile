@@ -9,6 +9,8 @@ export CLUSTERSET_BIN_DIR := $(BIN)
 unexport http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 GO_TEST_FLAGS ?= -count=1 -timeout 45m
+# The syncer's version, written on its heartbeat Lease (kubectl clusterset members shows it).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
 .PHONY: help tools build test demo demo-smoke bench bench-dns bench-sync lint
 
@@ -18,10 +20,11 @@ help: ## List the targets.
 tools: ## Build the pinned control-plane binaries and helm into bin/ (cached; see README for cold times).
 	@test/tools/build.sh etcd kubernetes helm
 
-build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/localenv and bin/demo.
+build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/kubectl-clusterset, bin/localenv and bin/demo.
 	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns
-	go build -o $(BIN)/clusterset-syncer ./build/syncer
+	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/clusterset-syncer ./build/syncer
 	go build -o $(BIN)/clusterset-corefile ./build/corefile
+	go build -o $(BIN)/kubectl-clusterset ./build/kubectl-clusterset
 	go build -o $(BIN)/localenv ./test/cmd/localenv
 	go build -o $(BIN)/demo ./test/cmd/demo
 

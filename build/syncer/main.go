@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"k8s.io/klog/v2"
@@ -15,9 +16,13 @@ import (
 	"github.com/clusterset/clusterset/syncer/app"
 )
 
+// version is set at link time (-ldflags "-X main.version=v1.2.3", as make build does).
+var version string
+
 func main() {
 	klog.InitFlags(nil)
 	opts := app.DefaultOptions()
+	opts.Version = buildVersion()
 	opts.AddFlags(flag.CommandLine)
 	flag.Parse()
 
@@ -30,4 +35,31 @@ func main() {
 		os.Exit(1)
 	}
 	klog.Flush()
+}
+
+// buildVersion is the link-time version, else the module version, else the VCS commit Go
+// stamped (when it did), else "(devel)".
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	switch {
+	case version != "":
+		return version
+	case !ok:
+		return ""
+	case info.Main.Version != "" && info.Main.Version != "(devel)":
+		return info.Main.Version
+	}
+	revision, dirty := "", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			revision = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if revision == "" {
+		return info.Main.Version
+	}
+	return revision + dirty
 }

@@ -74,6 +74,8 @@ type Options struct {
 	TargetTimeout           time.Duration
 	RequestTimeout          time.Duration
 	AllowExecCredentials    bool
+	// Version is the syncer's version, shown on its heartbeat Lease; empty: not shown.
+	Version string
 
 	// LocalConfig, when set, is used instead of Kubeconfig (in-process tests).
 	LocalConfig *rest.Config
@@ -268,7 +270,7 @@ func run(ctx context.Context, o Options) error {
 	// Every replica renews the heartbeat, so that a leader handover does not look like a
 	// dead cluster to the other members.
 	if id.ClusterID != "" {
-		go liveness.Heartbeat(ctx, local.kube, o.Namespace, id.ClusterID, o.MemberTTL)
+		go liveness.Heartbeat(ctx, local.kube, o.Namespace, id.ClusterID, o.Version, o.MemberTTL)
 	}
 	if o.LeaderElect {
 		return s.runElected(ctx, localConfig)

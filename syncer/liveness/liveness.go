@@ -22,9 +22,14 @@ import (
 // LeaseName is the heartbeat Lease every syncer renews in its own namespace.
 const LeaseName = "clusterset-syncer-heartbeat"
 
+// VersionAnnotation on the heartbeat Lease carries the version of the syncer renewing it, for
+// operators (kubectl clusterset members); nothing in the syncer reads it.
+const VersionAnnotation = "multicluster.clusterset.io/syncer-version"
+
 // Heartbeat creates and then renews the heartbeat Lease in namespace every ttl/3, declaring
-// a duration of ttl, until ctx ends. Failures are logged and retried at the next tick.
-func Heartbeat(ctx context.Context, client kubernetes.Interface, namespace, holder string, ttl time.Duration) {
+// a duration of ttl and the syncer's version (when known), until ctx ends. Failures are
+// logged and retried at the next tick.
+func Heartbeat(ctx context.Context, client kubernetes.Interface, namespace, holder, version string, ttl time.Duration) {
 	leases := client.CoordinationV1().Leases(namespace)
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		now := metav1.NowMicro()
@@ -32,10 +37,10 @@ func Heartbeat(ctx context.Context, client kubernetes.Interface, namespace, hold
 		switch {
 		case apierrors.IsNotFound(err):
 			lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: LeaseName, Namespace: namespace}}
-			setHeartbeat(lease, holder, ttl, now)
+			setHeartbeat(lease, holder, version, ttl, now)
 			_, err = leases.Create(ctx, lease, metav1.CreateOptions{})
 		case err == nil:
-			setHeartbeat(lease, holder, ttl, now)
+			setHeartbeat(lease, holder, version, ttl, now)
 			_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 		}
 		// A conflict is another replica's renewal, which serves as well.
@@ -45,7 +50,10 @@ func Heartbeat(ctx context.Context, client kubernetes.Interface, namespace, hold
 	}, ttl/3)
 }
 
-func setHeartbeat(l *coordinationv1.Lease, holder string, ttl time.Duration, now metav1.MicroTime) {
+func setHeartbeat(l *coordinationv1.Lease, holder, version string, ttl time.Duration, now metav1.MicroTime) {
+	if version != "" {
+		metav1.SetMetaDataAnnotation(&l.ObjectMeta, VersionAnnotation, version)
+	}
 	l.Spec.HolderIdentity = ptr.To(holder)
 	l.Spec.LeaseDurationSeconds = ptr.To(int32(max(ttl/time.Second, 1)))
 	l.Spec.RenewTime = &now

@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 )
 
@@ -109,4 +111,39 @@ func TestTrackerForget(t *testing.T) {
 	if len(tr.members) != 0 {
 		t.Error("a late probe re-created a forgotten member")
 	}
+}
+
+// The heartbeat names the syncer's version on the Lease it creates, and keeps it on renewal.
+func TestHeartbeatVersion(t *testing.T) {
+	client := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Heartbeat(ctx, client, "ns", "cluster-1", "v1.2.3", 30*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	var lease *coordinationv1.Lease
+	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		lease, err = client.CoordinationV1().Leases("ns").Get(ctx, LeaseName, metav1.GetOptions{})
+		// A second renewal shows that an update keeps the annotation too.
+		return err == nil && countUpdates(client) >= 1, nil
+	})
+	if err != nil {
+		t.Fatalf("no renewed heartbeat Lease: %v", err)
+	}
+	if got := lease.Annotations[VersionAnnotation]; got != "v1.2.3" {
+		t.Errorf("annotation %s = %q, want v1.2.3", VersionAnnotation, got)
+	}
+	if got := ptr.Deref(lease.Spec.HolderIdentity, ""); got != "cluster-1" {
+		t.Errorf("holder = %q, want cluster-1", got)
+	}
+}
+
+func countUpdates(client *fake.Clientset) int {
+	n := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "update" && a.GetResource().Resource == "leases" {
+			n++
+		}
+	}
+	return n
 }

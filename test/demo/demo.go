@@ -6,12 +6,14 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +27,8 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
+	"github.com/clusterset/clusterset/syncer/inspect"
+	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
 	"github.com/clusterset/clusterset/test/stack"
 )
@@ -61,6 +65,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
 	started := time.Now()
+
+	cli, err := bindir.Find("kubectl-clusterset")
+	if err != nil {
+		return err
+	}
 
 	step("starting a local clusterset: etcd, and a kube-apiserver and kube-controller-manager per cluster")
 	env, err := localenv.Start(ctx, localenv.Options{Clusters: 3, ControllerManager: true, Dir: o.Dir, Log: prefixed(out, "    ")})
@@ -128,6 +137,13 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	kubeconfig := filepath.Join(env.Dir, "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		return err
+	}
+	if err := clustersetStatus(ctx, out, cli["kubectl-clusterset"], kubeconfig); err != nil {
+		return err
+	}
 	for _, ch := range checks {
 		dig(out, dns2.Addr, ch.name, dns.TypeToString[ch.qtype])
 	}
@@ -155,6 +171,10 @@ func Run(ctx context.Context, o Options) error {
 		host, port, _ := net.SplitHostPort(d.Addr)
 		fmt.Fprintf(out, "  dig @%s -p %s web.demo.svc.clusterset.local      # %s's CoreDNS\n", host, port, d.Cluster.ID)
 	}
+	fmt.Fprintf(out, "\nSee the clusterset (every cluster is a context of %s):\n\n", kubeconfig)
+	for _, sub := range []string{"status", "members", "check --dns " + dnsFlag(st)} {
+		fmt.Fprintf(out, "  bin/kubectl-clusterset %s --kubeconfig %s\n", sub, kubeconfig)
+	}
 	fmt.Fprintf(out, "\nExport more: create a Service and a ServiceExport in any cluster, e.g.\n\n")
 	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", env.Clusters[2].Kubeconfig)
 	fmt.Fprintf(out, "  bin/kubectl -n demo create service clusterip api --tcp=8080:8080\n")
@@ -163,6 +183,50 @@ func Run(ctx context.Context, o Options) error {
 	<-ctx.Done()
 	step("stopping")
 	return nil
+}
+
+// clustersetStatus prints `kubectl clusterset status` once it shows nothing wrong: the exports'
+// Ready conditions may follow the imports by a moment. It fails if that does not happen.
+func clustersetStatus(ctx context.Context, out io.Writer, cli, kubeconfig string) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		b, err := exec.CommandContext(ctx, cli, "status", "-o", "json", "--kubeconfig", kubeconfig).CombinedOutput()
+		if err != nil {
+			last = fmt.Sprintf("%v: %s", err, b)
+			return false, nil
+		}
+		var r inspect.StatusReport
+		if err := json.Unmarshal(b, &r); err != nil {
+			return false, fmt.Errorf("kubectl clusterset status -o json: %w", err)
+		}
+		last = string(b)
+		for _, s := range r.Services {
+			if len(s.Problems) > 0 {
+				return false, nil
+			}
+		}
+		return len(r.Services) > 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kubectl clusterset status does not come clean: %s", last)
+	}
+	b, err := exec.CommandContext(ctx, cli, "status", "--kubeconfig", kubeconfig).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kubectl clusterset status: %w: %s", err, b)
+	}
+	fmt.Fprintf(out, "$ kubectl clusterset status\n")
+	_, err = prefixed(out, "  ").Write(b)
+	fmt.Fprintln(out)
+	return err
+}
+
+// dnsFlag is kubectl clusterset check's --dns for the stack's CoreDNS servers.
+func dnsFlag(st *stack.Stack) string {
+	var parts []string
+	for _, d := range st.DNS {
+		parts = append(parts, d.Cluster.ID+"="+d.Addr)
+	}
+	return strings.Join(parts, ",")
 }
 
 func createNamespace(ctx context.Context, c *localenv.Cluster) error {

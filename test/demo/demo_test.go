@@ -52,4 +52,20 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	// kubectl clusterset status shows both services, clean, with every cluster's VIP.
+	_, status, ok := strings.Cut(out.String(), "$ kubectl clusterset status\n")
+	if !ok {
+		t.Fatal("the demo does not print kubectl clusterset status")
+	}
+	status, _, _ = strings.Cut(status, "$ dig")
+	for _, want := range []string{"demo/db", "demo/web", "True/Exported", "2 exported services, nothing wrong."} {
+		if !strings.Contains(status, want) {
+			t.Errorf("kubectl clusterset status lacks %q:\n%s", want, status)
+		}
+	}
+	for _, r := range live {
+		if r.IP != "-" && !strings.Contains(status, r.IP) {
+			t.Errorf("kubectl clusterset status lacks %s's VIP %s of %s:\n%s", r.Cluster, r.IP, r.Name, status)
+		}
+	}
 }
