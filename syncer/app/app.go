@@ -263,6 +263,7 @@ func run(ctx context.Context, o Options) error {
 		Namespaces:          policy.NewNamespaces(append(slices.Clone(o.DeniedExportNamespaces), o.Namespace), o.AllowedExportNamespaces),
 		MaxExportsPerMember: o.MaxExportsPerMember, MaxEndpointsPerExport: o.MaxEndpointsPerExport,
 	})
+	m.RegisterState(func() metrics.State { return s.ctrl.MetricsState(s.tracker.Reachable) })
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
