@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -246,13 +247,20 @@ func (p *Process) WaitReady(ctx context.Context) error {
 func (p *Process) LogTail(lines int) string { return proc.Tail(p.LogPath, lines) }
 
 // Scrape reads the process's metrics.
-func (p *Process) Scrape() (map[string]*dto.MetricFamily, error) {
+func (p *Process) Scrape() (map[string]*dto.MetricFamily, error) { return Scrape(p.MetricsURL) }
+
+// Scrape reads the metrics a syncer serves at url, by name.
+func Scrape(url string) (map[string]*dto.MetricFamily, error) {
 	client := http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-	resp, err := client.Get(p.MetricsURL)
+	resp, err := client.Get(url)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	return parser.TextToMetricFamilies(resp.Body)
 }
