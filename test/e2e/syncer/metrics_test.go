@@ -26,16 +26,7 @@ import (
 func TestMetrics(t *testing.T) {
 	s := newSuite(t, app.ModePull, false)
 	c1, c2, c3 := s.cluster("cluster-1"), s.cluster("cluster-2"), s.cluster("cluster-3")
-	// cluster-1's syncer again, serving /metrics.
-	ports, err := proc.FreePorts("127.0.0.1", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.stopSyncer(t, c1.ID)
-	o := s.options(c1)
-	o.MetricsBindAddress = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	s.syncers[c1.ID] = harness.StartInProcess(s.ctx, o)
-	url := "http://" + o.MetricsBindAddress + "/metrics"
+	url := s.serveMetrics(t, c1)
 
 	const ns = "metrics"
 	s.namespace(t, ns)
@@ -185,6 +176,59 @@ func TestMetrics(t *testing.T) {
 	state[`endpoints_mirrored{cluster=cluster-1,source=cluster-3}`] = 2
 	state[`endpoints_mirrored_ready{cluster=cluster-1,source=cluster-3}`] = 2
 	scrapeUntil("cluster-3 back", checkState)
+}
+
+// TestMetricsHub: a hub syncer reports the conditions of every member's exports, under the
+// cluster each lives in, and has one lane per member.
+func TestMetricsHub(t *testing.T) {
+	s := newSuite(t, app.ModeHub, false)
+	c2, c3 := s.cluster("cluster-2"), s.cluster("cluster-3")
+	url := s.serveMetrics(t, s.cluster("cluster-1"))
+	const ns = "metrics"
+	s.namespace(t, ns)
+	s.faultExport(t, c2, ns, "web", corev1.ServiceAffinityNone, ips("10.156", 2), port("http", 80))
+	s.faultExport(t, c3, ns, "web", corev1.ServiceAffinityNone, ips("10.157", 1), port("http", 80))
+	want := map[string]float64{}
+	for _, id := range []string{"cluster-1", "cluster-2", "cluster-3"} {
+		want[`serviceimports{cluster=`+id+`,type=ClusterSetIP}`] = 1
+		want[`endpoints_mirrored{cluster=`+id+`,source=cluster-2}`] = 2
+		want[`endpoints_mirrored{cluster=`+id+`,source=cluster-3}`] = 1
+		want[`member_up{member=`+id+`}`] = 1
+	}
+	for _, id := range []string{"cluster-2", "cluster-3"} {
+		for _, c := range [][3]string{{"Valid", "True", "Valid"}, {"Conflict", "False", "NoConflicts"}, {"Ready", "True", "Exported"}} {
+			want[fmt.Sprintf(`serviceexport_condition{cluster=%s,condition=%s,name=web,namespace=%s,reason=%s,status=%s}`, id, c[0], ns, c[2], c[1])] = 1
+		}
+	}
+	eventually(t, "the hub's state metrics", func() error {
+		families, err := harness.Scrape(url)
+		if err != nil {
+			return err
+		}
+		if err := expectSeries(families, want); err != nil {
+			return err
+		}
+		lanes := slices.Sorted(maps.Keys(seriesOf(families, "workqueue_adds_total")))
+		if wantLanes := []string{"name=" + metrics.ReconcileQueue, "name=cluster-1", "name=cluster-2", "name=cluster-3"}; !slices.Equal(lanes, wantLanes) {
+			return fmt.Errorf("queues %v, want %v", lanes, wantLanes)
+		}
+		return expectNonzero(families, "rest_client_requests_total",
+			"cluster=cluster-2,code=201,verb=POST", "cluster=cluster-3,code=201,verb=POST", "cluster=cluster-2,code=200,verb=PUT")
+	})
+}
+
+// serveMetrics restarts the syncer of c serving /metrics on a free loopback port, and
+// returns its URL.
+func (s *suite) serveMetrics(t *testing.T, c *harness.Cluster) string {
+	ports, err := proc.FreePorts("127.0.0.1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stopSyncer(t, c.ID)
+	o := s.options(c)
+	o.MetricsBindAddress = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	s.syncers[c.ID] = harness.StartInProcess(s.ctx, o)
+	return "http://" + o.MetricsBindAddress + "/metrics"
 }
 
 // seriesOf returns the series of clusterset_syncer_<family> by their labels ("a=x,b=y",
