@@ -26,10 +26,10 @@ func TestClientInstrument(t *testing.T) {
 
 	m := New()
 	c := m.Client("")
-	cfg := &rest.Config{Host: srv.URL, QPS: 20, Burst: 1}
+	cfg := &rest.Config{Host: srv.URL, QPS: 10, Burst: 1}
 	c.Instrument(cfg)
-	if cfg.RateLimiter == nil || cfg.RateLimiter.QPS() != 20 {
-		t.Fatalf("rate limiter %v, want one of 20 QPS", cfg.RateLimiter)
+	if cfg.RateLimiter == nil || cfg.RateLimiter.QPS() != 10 {
+		t.Fatalf("rate limiter %v, want one of 10 QPS", cfg.RateLimiter)
 	}
 	client, err := rest.UnversionedRESTClientFor(withCodecs(cfg))
 	if err != nil {
@@ -71,7 +71,7 @@ func TestClientInstrument(t *testing.T) {
 	if n := write(t, m.rest.duration.WithLabelValues("c1", "GET", "404")).GetHistogram().GetSampleCount(); n != 1 {
 		t.Errorf("404 timed %d times, want 1", n)
 	}
-	// Five requests through a limiter of burst 1 at 20 QPS: four waited about 50 ms each.
+	// Five requests through a limiter of burst 1 at 10 QPS: four waited up to 100 ms each.
 	waits := write(t, m.rest.rateLimited.WithLabelValues("c1")).GetHistogram()
 	if waits.GetSampleCount() != 4 || waits.GetSampleSum() < 0.1 {
 		t.Errorf("rate limiter waits of c1: %d, %.3f s in all; want 4, at least 0.1 s", waits.GetSampleCount(), waits.GetSampleSum())

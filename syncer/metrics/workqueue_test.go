@@ -11,7 +11,8 @@ import (
 func TestWorkqueueMetrics(t *testing.T) {
 	m := New()
 	queue := func(name string) workqueue.TypedRateLimitingInterface[string] {
-		q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		// Retries wait an hour: a key requeued with backoff stays out of the depth.
+		q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Hour, time.Hour),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: name, MetricsProvider: m.Workqueue})
 		t.Cleanup(q.ShutDown)
 		return q
