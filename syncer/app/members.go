@@ -27,6 +27,9 @@ import (
 // every two seconds costs nothing; a change is told by a content hash.
 const memberPollInterval = 2 * time.Second
 
+// noClusterIDRetry is how often a member that answers without a cluster ID is asked again.
+const noClusterIDRetry = 5 * time.Second
+
 // localKey is the candidate key of the local cluster in pull mode, admitted without one.
 const localKey = "local"
 
@@ -306,7 +309,13 @@ func (m *membership) claimantLocked(c *conn) *conn {
 	return next
 }
 
-// connect identifies a candidate, retrying while it is unreachable, and decides on it.
+// connect identifies a candidate, retrying while it is unreachable or has no cluster ID, and
+// decides on it.
+//
+// A member without a cluster ID stays undecided (what it exported is kept) and is asked again:
+// its ClusterProperty may be created later, and a kube-apiserver that has just restarted
+// answers 404 for custom resources until it serves them again, which reads exactly like a
+// missing ClusterProperty. Refusing it for good would collect its exports everywhere.
 func (m *membership) connect(c *conn) {
 	defer c.firstAttemptOver()
 	ctx := c.ctx
@@ -328,9 +337,9 @@ func (m *membership) connect(c *conn) {
 	var apiserver string
 	attemptTimeout := min(m.s.opts.MemberTTL, 10*time.Second)
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Steps: 1 << 30, Cap: 30 * time.Second}
-	_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+	noIDReported := false
+	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		defer cancel()
 		id, err = member.Identify(attemptCtx, cl.dynamic)
 		if err == nil && m.claimsLocalID(id) {
 			apiserver, err = member.APIServerIdentity(attemptCtx, cl.kube)
@@ -338,17 +347,36 @@ func (m *membership) connect(c *conn) {
 				apiserver, err = "unverifiable: "+err.Error(), nil
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			logger.Info("Member unreachable, retrying", "err", err)
-			c.firstAttemptOver()
+		cancel()
+		if ctx.Err() != nil {
+			return
 		}
-		return err == nil, nil
-	})
-	if ctx.Err() != nil {
-		return
+		delay := backoff.Step()
+		switch {
+		case err != nil:
+			logger.Info("Member unreachable, retrying", "err", err)
+		case id.ClusterID == "":
+			if !noIDReported {
+				noIDReported = true
+				m.mu.Lock()
+				c.reason = member.RefusedNoClusterID
+				m.mu.Unlock()
+				m.countRefusal(logger, member.Check(id, m.s.localID.ClusterSet, c.cand.ExpectedClusterID))
+			}
+			// It answers, so ask again soon rather than at the backoff's cap.
+			delay = min(delay, noClusterIDRetry)
+		default:
+			cl.observed.SetCluster(id.ClusterID)
+			m.decide(ctx, logger, c, id, apiserver, cl)
+			return
+		}
+		c.firstAttemptOver()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
 	}
-	cl.observed.SetCluster(id.ClusterID)
-	m.decide(ctx, logger, c, id, apiserver, cl)
 }
 
 func (m *membership) claimsLocalID(id member.Identity) bool {
