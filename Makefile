@@ -15,8 +15,8 @@ GO_TEST_FLAGS ?= -count=1 -timeout 45m
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-tools: ## Build the pinned control-plane binaries into bin/ (cached; see README for cold times).
-	@test/tools/build.sh etcd kubernetes
+tools: ## Build the pinned control-plane binaries and promrules into bin/ (cached; see README for cold times).
+	@test/tools/build.sh etcd kubernetes promrules
 
 build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/localenv and bin/demo.
 	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns

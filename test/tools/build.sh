@@ -7,7 +7,7 @@
 # same pins before copies them in seconds; nothing is rebuilt unless a pin
 # changed. Override the cache with CLUSTERSET_TOOLS_CACHE.
 #
-# Usage: build.sh [SET...], SET one of etcd, kubernetes, lint (default: all three). A cold
+# Usage: build.sh [SET...], SET one of etcd, kubernetes, promrules, lint (default: all four). A cold
 # build prints a progress line every 30 s (test/tools/progress.sh).
 set -euo pipefail
 
@@ -53,7 +53,7 @@ all_exist() {
 }
 
 sets=("$@")
-((${#sets[@]})) || sets=(etcd kubernetes lint)
+((${#sets[@]})) || sets=(etcd kubernetes promrules lint)
 for set in "${sets[@]}"; do
   case $set in
   etcd) build_set etcd etcd "-s -w" "etcd" . ;;
@@ -61,7 +61,9 @@ for set in "${sets[@]}"; do
   kubernetes) build_set kubernetes kubernetes "$k8s_ldflags" "kube-apiserver kube-controller-manager kube-proxy kubectl" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl ;;
+  # Prometheus's rule parser, PromQL engine and TSDB, for the alert tests (test/e2e/alerts).
+  promrules) build_set promrules promrules "-s -w" "promrules" . ;;
   lint) build_set lint lint "" "staticcheck" honnef.co/go/tools/cmd/staticcheck ;;
-  *) echo "tools: unknown set $set (etcd, kubernetes, lint)" >&2; exit 2 ;;
+  *) echo "tools: unknown set $set (etcd, kubernetes, promrules, lint)" >&2; exit 2 ;;
   esac
 done
