@@ -85,6 +85,8 @@ type member struct {
 	obs       Observation
 	renewTime time.Time // the Lease's renewTime as last seen, on the member's clock
 	stale     bool
+	// unreachable: the last probe got no answer.
+	unreachable bool
 }
 
 // NewTracker reads heartbeat Leases in namespace. onChange is called (without locks held)
@@ -99,6 +101,15 @@ func (t *Tracker) Stale(id string) bool {
 	defer t.mu.Unlock()
 	m, ok := t.members[id]
 	return ok && m.stale
+}
+
+// Reachable reports whether the member answered its last probe. Members not tracked count
+// as reachable.
+func (t *Tracker) Reachable(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.members[id]
+	return !ok || !m.unreachable
 }
 
 // StaleCount is the number of stale members.
@@ -151,6 +162,7 @@ func (t *Tracker) observe(ctx context.Context, id string, lease *coordinationv1.
 		t.mu.Unlock()
 		return
 	}
+	m.unreachable = err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err)
 	switch {
 	case err == nil:
 		m.obs.LastReachable = now

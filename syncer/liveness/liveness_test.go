@@ -81,12 +81,15 @@ func TestTrackerTimesRenewalsOnItsOwnClock(t *testing.T) {
 		if got := tr.Stale("c1"); got != s.stale {
 			t.Fatalf("step %d (t=%v): Stale = %v, want %v", i, s.at, got, s.stale)
 		}
+		if got, want := tr.Reachable("c1"), s.err != unreachable; got != want {
+			t.Fatalf("step %d (t=%v): Reachable = %v, want %v", i, s.at, got, want)
+		}
 	}
 	if want := []bool{true, false, true, false}; fmt.Sprint(changes) != fmt.Sprint(want) {
 		t.Errorf("changes = %v, want %v", changes, want)
 	}
-	if tr.Stale("unknown") {
-		t.Errorf("an unknown member is stale")
+	if tr.Stale("unknown") || !tr.Reachable("unknown") {
+		t.Errorf("an unknown member is stale or unreachable")
 	}
 }
 

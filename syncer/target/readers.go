@@ -43,3 +43,26 @@ func (c *Cluster) ImportsListing(cluster string) []string {
 	}
 	return keys
 }
+
+// ListImports returns the ServiceImports this syncer manages, from the cache. The objects
+// are shared: read only.
+func (c *Cluster) ListImports() []*mcsv1alpha1.ServiceImport {
+	var out []*mcsv1alpha1.ServiceImport
+	for _, obj := range c.imports.GetIndexer().List() {
+		if si := obj.(*mcsv1alpha1.ServiceImport); desired.IsManaged(si) {
+			out = append(out, si)
+		}
+	}
+	return out
+}
+
+// ListMirroredSlices returns every EndpointSlice this syncer mirrored, from the cache. The
+// objects are shared: read only.
+func (c *Cluster) ListMirroredSlices() []*discoveryv1.EndpointSlice {
+	objs := c.slices.GetIndexer().List()
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, obj := range objs {
+		out = append(out, obj.(*discoveryv1.EndpointSlice))
+	}
+	return out
+}

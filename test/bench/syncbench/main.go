@@ -613,9 +613,7 @@ func (b *bench) totals() (writes, syncs float64, err error) {
 			return 0, 0, err
 		}
 		writes += w
-		if f, ok := families["clusterset_syncer_sync_duration_seconds"]; ok {
-			syncs += float64(f.GetMetric()[0].GetHistogram().GetSampleCount())
-		}
+		syncs += float64(harness.Reconciles(families))
 	}
 	return writes, syncs, nil
 }
@@ -629,7 +627,7 @@ func (b *bench) waitQuiet(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if f, ok := families["clusterset_syncer_queue_depth"]; ok && f.GetMetric()[0].GetGauge().GetValue() > 0 {
+			if harness.QueueDepth(families) > 0 {
 				busy = true
 			}
 		}
