@@ -39,19 +39,22 @@ const (
 
 // Alert names of deploy/monitoring/prometheusrule.yaml.
 const (
-	syncerDown       = "ClustersetSyncerDown"
-	notReconciling   = "ClustersetSyncerNotReconciling"
-	memberStale      = "ClustersetMemberStale"
-	membersUndecided = "ClustersetMembersUndecided"
-	memberRefused    = "ClustersetMemberRefused"
-	reconcileErrors  = "ClustersetReconcileErrors"
-	writeErrors      = "ClustersetWriteErrors"
-	exportsRefused   = "ClustersetExportsRefused"
-	endpointsLimited = "ClustersetExportEndpointsLimited"
-	importsSkipped   = "ClustersetImportsSkipped"
-	endpointsDropped = "ClustersetEndpointsDropped"
-	dnsIndexStale    = "ClustersetDNSIndexStale"
-	dnsNoIndex       = "ClustersetDNSNoIndex"
+	syncerDown         = "ClustersetSyncerDown"
+	notReconciling     = "ClustersetSyncerNotReconciling"
+	memberStale        = "ClustersetMemberStale"
+	membersUndecided   = "ClustersetMembersUndecided"
+	memberRefused      = "ClustersetMemberRefused"
+	reconcileErrors    = "ClustersetReconcileErrors"
+	writeErrors        = "ClustersetWriteErrors"
+	exportsRefused     = "ClustersetExportsRefused"
+	endpointsLimited   = "ClustersetExportEndpointsLimited"
+	importsSkipped     = "ClustersetImportsSkipped"
+	endpointsDropped   = "ClustersetEndpointsDropped"
+	dnsIndexStale      = "ClustersetDNSIndexStale"
+	dnsNoIndex         = "ClustersetDNSNoIndex"
+	exportNotReady     = "ClustersetExportNotReady"
+	exportConflict     = "ClustersetExportConflict"
+	apiRequestsFailing = "ClustersetAPIRequestsFailing"
 )
 
 // member is one cluster with its clients and the metrics targets of its syncer and CoreDNS.
@@ -113,6 +116,9 @@ func TestAlerts(t *testing.T) {
 	for _, d := range []target{c1.dns, c2.dns, c3.dns, frozen} {
 		awaitMetric(t, d, "coredns_clusterset_imports", func(v float64) bool { return v == 1 })
 	}
+	for _, c := range []*member{c1, c2} {
+		awaitMetric(t, c.syncer, exportCondition(c.ID, ns, "web", "Ready", "True"), func(v float64) bool { return v == 1 })
+	}
 	healthy := scrapeRounds(t, 4, c1.syncer, c1.dns, c2.syncer, c2.dns, frozen, c3.syncer, c3.dns)
 	all = append(all, healthy...)
 	t.Run("healthy: no alert expression returns a series", func(t *testing.T) {
@@ -135,7 +141,8 @@ func TestAlerts(t *testing.T) {
 	// Refused input: a malformed member kubeconfig and an unreachable one, an export from a
 	// denied namespace, one beyond the endpoint limit, one with an endpoint in the targets'
 	// Service ranges, one into
-	// a namespace only cluster-1 has, and one whose derived Service cluster-2's quota forbids.
+	// a namespace only cluster-1 has, one whose derived Service cluster-1's quota forbids, and
+	// one that cluster-1 exports as a ClusterSetIP Service and cluster-2 as a headless one.
 	writeFile(t, filepath.Join(st.MembersDir, "malformed.kubeconfig"), "this is not a kubeconfig: [")
 	writeUnreachableKubeconfig(t, c1, filepath.Join(st.MembersDir, "unreachable.kubeconfig"))
 	c1.export(ctx, t, "kube-system", "kube-dns")
@@ -150,16 +157,21 @@ func TestAlerts(t *testing.T) {
 	for _, c := range m {
 		c.namespace(ctx, t, "mcs-alerts-quota")
 	}
-	c2.forbidServices(ctx, t, "mcs-alerts-quota")
 	c1.serve(ctx, t, "mcs-alerts-quota", "blocked", "10.201.4.1")
+	c1.forbidServices(ctx, t, "mcs-alerts-quota") // after the exported Service, before the derived one
 	c1.export(ctx, t, "mcs-alerts-quota", "blocked")
+	c1.serve(ctx, t, ns, "clash", "10.201.6.1")
+	c1.export(ctx, t, ns, "clash")
+	c2.serveSpec(ctx, t, ns, "clash", corev1.ClusterIPNone, "10.202.6.1")
+	c2.export(ctx, t, ns, "clash")
 	for _, name := range []string{
 		"clusterset_syncer_members_refused_total", "clusterset_syncer_exports_refused_total",
 		"clusterset_syncer_export_endpoints_limited_total", "clusterset_syncer_endpoints_dropped_total",
-		"clusterset_syncer_imports_skipped_total", "clusterset_syncer_sync_errors_total",
+		"clusterset_syncer_imports_skipped_total", exportCondition("cluster-2", ns, "clash", "Conflict", "True"),
 	} {
 		awaitMetric(t, c2.syncer, name, func(v float64) bool { return v > 0 })
 	}
+	awaitMetric(t, c1.syncer, exportCondition("cluster-1", "mcs-alerts-quota", "blocked", "Ready", "False"), func(v float64) bool { return v == 1 })
 	awaitMetric(t, c2.syncer, "clusterset_syncer_members_undecided", func(v float64) bool { return v > 0 })
 	refused := scrapeRounds(t, 4, c1.syncer, c1.dns, c2.syncer, c2.dns)
 	all = append(all, refused...)
@@ -167,18 +179,29 @@ func TestAlerts(t *testing.T) {
 		rep := ev.run(t, of(refused, c2.syncer, c2.dns))
 		rep.expectSeries(t, "cluster-2", map[string]bool{
 			memberRefused: true, membersUndecided: true, exportsRefused: true, endpointsLimited: true,
-			endpointsDropped: true, importsSkipped: true, reconcileErrors: true, writeErrors: true,
+			endpointsDropped: true, importsSkipped: true, exportConflict: true,
 		}, memberRefused, membersUndecided, exportsRefused, endpointsLimited, endpointsDropped, importsSkipped,
-			reconcileErrors, writeErrors, memberStale, syncerDown, notReconciling, dnsIndexStale, dnsNoIndex)
+			exportConflict, reconcileErrors, writeErrors, exportNotReady, memberStale, syncerDown, notReconciling,
+			dnsIndexStale, dnsNoIndex)
 		rep.expectLabels(t, importsSkipped, map[string]string{"cluster": "cluster-2", "reason": "NamespaceMissing"})
 		rep.expectLabels(t, endpointsDropped, map[string]string{"cluster": "cluster-1", "reason": "ServiceCIDR"})
 		rep.expectLabels(t, exportsRefused, map[string]string{"cluster": "cluster-1", "reason": "NamespaceNotAllowed"})
 		rep.expectLabels(t, memberRefused, map[string]string{"reason": "Malformed"})
-		rep.expectLabels(t, writeErrors, map[string]string{"cluster": "cluster-2", "kind": "Service"})
-		// cluster-1 has every namespace and no quota: it skips nothing and writes without error.
+		rep.expectLabels(t, exportConflict, map[string]string{"cluster": "cluster-2", "name": "clash", "reason": "TypeConflict"})
+		// cluster-1 has every namespace, so it skips nothing; its quota fails the writes of
+		// "blocked", whose export is then not Ready. The refused export in kube-system is not
+		// Ready either, but is reported as refused, not as not Ready.
 		rep = ev.run(t, of(refused, c1.syncer, c1.dns))
-		rep.expectSeries(t, "cluster-1", map[string]bool{memberRefused: true, exportsRefused: true, endpointsDropped: true},
-			memberRefused, exportsRefused, endpointsDropped, importsSkipped, reconcileErrors, writeErrors)
+		rep.expectSeries(t, "cluster-1", map[string]bool{
+			memberRefused: true, exportsRefused: true, endpointsDropped: true, reconcileErrors: true,
+			writeErrors: true, exportNotReady: true, exportConflict: true,
+		}, memberRefused, exportsRefused, endpointsDropped, importsSkipped, reconcileErrors, writeErrors,
+			exportNotReady, exportConflict)
+		rep.expectLabels(t, writeErrors, map[string]string{"cluster": "cluster-1", "kind": "Service"})
+		rep.expectLabels(t, exportNotReady, map[string]string{"cluster": "cluster-1", "namespace": "mcs-alerts-quota", "name": "blocked"})
+		if n := len(rep.rule(t, exportNotReady).Series); n != 1 {
+			t.Errorf("%s returns %d series, want only the blocked export's", exportNotReady, n)
+		}
 	})
 
 	t.Run("the refusal alerts clear 15 minutes after the last refusal", func(t *testing.T) {
@@ -199,13 +222,15 @@ func TestAlerts(t *testing.T) {
 
 	// Stale member: cluster-3's apiserver stopped (SIGSTOP) until the others withdraw it.
 	resumeAPIServer := sigstop(t, "cluster-3 apiserver", c3.APIServerPID())
-	awaitMetric(t, c1.syncer, "clusterset_syncer_members_stale", func(v float64) bool { return v >= 1 })
+	awaitMetric(t, c1.syncer, `clusterset_syncer_member_stale{member="cluster-3"}`, func(v float64) bool { return v == 1 })
 	stale := scrapeRounds(t, 3, c1.syncer, c1.dns, c3.syncer, c3.dns)
 	all = append(all, stale...)
 	t.Run("a stopped apiserver makes its member stale", func(t *testing.T) {
 		rep := ev.run(t, of(stale, c1.syncer, c1.dns))
-		rep.expectSeries(t, "cluster-1", map[string]bool{memberStale: true}, memberStale, syncerDown, notReconciling)
-		rep.expectLabels(t, memberStale, map[string]string{"instance": c1.syncer.instance})
+		rep.expectSeries(t, "cluster-1", map[string]bool{memberStale: true, apiRequestsFailing: true},
+			memberStale, apiRequestsFailing, syncerDown, notReconciling)
+		rep.expectLabels(t, memberStale, map[string]string{"instance": c1.syncer.instance, "member": "cluster-3"})
+		rep.expectLabels(t, apiRequestsFailing, map[string]string{"cluster": "cluster-3"})
 	})
 	t.Run("for: the stale-member alert is pending, then firing after its 1m", func(t *testing.T) {
 		// The last real scrape of each state, replayed every 30 s from a fixed start, through
@@ -304,9 +329,16 @@ func (c *member) namespace(ctx context.Context, t *testing.T, name string) {
 // endpoint controller other than Kubernetes's own publishes them.
 func (c *member) serve(ctx context.Context, t *testing.T, namespace, name string, ips ...string) {
 	t.Helper()
+	c.serveSpec(ctx, t, namespace, name, "", ips...)
+}
+
+// serveSpec is serve with the Service's spec.clusterIP ("None": headless).
+func (c *member) serveSpec(ctx context.Context, t *testing.T, namespace, name, clusterIP string, ips ...string) {
+	t.Helper()
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
+		Spec: corev1.ServiceSpec{ClusterIP: clusterIP,
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
 	}
 	if _, err := c.kube.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -429,6 +461,12 @@ func sigstop(t *testing.T, what string, pid int) (resume func()) {
 	}
 	t.Cleanup(resume)
 	return resume
+}
+
+// exportCondition selects the condition gauge of one export.
+func exportCondition(cluster, namespace, name, condition, status string) string {
+	return fmt.Sprintf(`clusterset_syncer_serviceexport_condition{cluster=%q,condition=%q,name=%q,namespace=%q,status=%q}`,
+		cluster, condition, name, namespace, status)
 }
 
 // of returns the scrapes of the given targets, in order.

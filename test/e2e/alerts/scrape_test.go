@@ -96,18 +96,27 @@ func replay(s scraped, start time.Time, every time.Duration, steps int) []scrape
 	return out
 }
 
-// sum adds the samples of one metric name in an exposition; ok is false when it has none.
-func sum(exposition []byte, name string) (total float64, ok bool) {
+// sum adds the samples of a selector in an exposition: a metric name, optionally followed by
+// {k="v",...}, pairs that each sample's labels must all have. ok is false when none matches.
+func sum(exposition []byte, selector string) (total float64, ok bool) {
+	name, matchers, _ := strings.Cut(strings.TrimSuffix(selector, "}"), "{")
 	sc := bufio.NewScanner(bytes.NewReader(exposition))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		rest, found := strings.CutPrefix(line, name)
-		if !found || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+		rest, found := strings.CutPrefix(sc.Text(), name)
+		if !found || rest == "" || (rest[0] != '{' && rest[0] != ' ') {
 			continue
 		}
-		fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
-		if len(fields) == 0 {
+		labels, value := "", rest
+		if end := strings.LastIndex(rest, "}"); rest[0] == '{' && end > 0 {
+			labels, value = rest[:end+1], rest[end+1:]
+		}
+		match := true
+		for m := range strings.SplitSeq(matchers, ",") {
+			match = match && strings.Contains(labels, m)
+		}
+		fields := strings.Fields(value)
+		if !match || len(fields) == 0 {
 			continue
 		}
 		if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
