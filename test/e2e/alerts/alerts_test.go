@@ -187,7 +187,7 @@ func TestAlerts(t *testing.T) {
 		rep.expectLabels(t, endpointsDropped, map[string]string{"cluster": "cluster-1", "reason": "ServiceCIDR"})
 		rep.expectLabels(t, exportsRefused, map[string]string{"cluster": "cluster-1", "reason": "NamespaceNotAllowed"})
 		rep.expectLabels(t, memberRefused, map[string]string{"reason": "Malformed"})
-		rep.expectLabels(t, exportConflict, map[string]string{"cluster": "cluster-2", "name": "clash", "reason": "TypeConflict"})
+		rep.expectLabels(t, exportConflict, map[string]string{"cluster": "cluster-2", "name": "clash"})
 		// cluster-1 has every namespace, so it skips nothing; its quota fails the writes of
 		// "blocked", whose export is then not Ready. The refused export in kube-system is not
 		// Ready either, but is reported as refused, not as not Ready.
