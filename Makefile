@@ -17,8 +17,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-tools: ## Build the pinned control-plane binaries and helm into bin/ (cached; see README for cold times).
-	@test/tools/build.sh etcd kubernetes helm
+tools: ## Build the pinned control-plane binaries, helm and promrules into bin/ (cached; see README for cold times).
+	@test/tools/build.sh etcd kubernetes helm promrules
 
 build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/kubectl-clusterset, bin/localenv and bin/demo.
 	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns

@@ -89,7 +89,7 @@ func isRootModule(gomod []byte) bool {
 // makeTarget names the make target that builds a binary.
 func makeTarget(name string) string {
 	switch name {
-	case "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kubectl", "staticcheck":
+	case "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kubectl", "promrules", "staticcheck":
 		return "make tools"
 	}
 	return "make build"

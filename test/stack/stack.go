@@ -38,6 +38,10 @@ type Options struct {
 	TTL int
 	// ClusterLocal makes each CoreDNS serve cluster.local too (see DNSOptions).
 	ClusterLocal bool
+	// DNSMetrics makes each CoreDNS serve /metrics (see DNSOptions).
+	DNSMetrics bool
+	// SyncerArgs are added to every syncer's command line.
+	SyncerArgs []string
 	// Log receives one line per step; nil discards.
 	Log io.Writer
 }
@@ -47,6 +51,8 @@ type Stack struct {
 	Env     *localenv.Env
 	Syncers []*Syncer
 	DNS     []*DNS
+	// MembersDir is the member kubeconfig directory every syncer polls.
+	MembersDir string
 
 	opts Options
 	bin  string
@@ -67,6 +73,7 @@ type DNS struct {
 	Proc     *proc.Process
 	Addr     string // host:port answering DNS over UDP and TCP
 	Corefile string // path of its Corefile
+	Metrics  string // http://host:port/metrics with DNSOptions.Metrics, else empty
 }
 
 // Start runs a syncer and a CoreDNS for every cluster of env and returns when
@@ -98,6 +105,7 @@ func Start(ctx context.Context, env *localenv.Env, o Options) (s *Stack, err err
 		}
 	}()
 	members := filepath.Join(s.dir, "members")
+	s.MembersDir = members
 	if err := os.MkdirAll(members, 0o755); err != nil {
 		return s, err
 	}
@@ -119,7 +127,7 @@ func Start(ctx context.Context, env *localenv.Env, o Options) (s *Stack, err err
 		s.Syncers = append(s.Syncers, sy)
 		d, err := StartDNS(ctx, DNSOptions{
 			Cluster: c, BinDir: bin, Dir: filepath.Join(s.dir, c.ID),
-			Bind: fmt.Sprintf("127.0.0.%d", 10+i), TTL: o.TTL, ClusterLocal: o.ClusterLocal,
+			Bind: fmt.Sprintf("127.0.0.%d", 10+i), TTL: o.TTL, ClusterLocal: o.ClusterLocal, Metrics: o.DNSMetrics,
 		})
 		if err != nil {
 			return s, err
@@ -154,6 +162,7 @@ func (s *Stack) startSyncer(ctx context.Context, c *localenv.Cluster, members st
 	if s.opts.MemberTTL > 0 {
 		args = append(args, "--member-ttl="+s.opts.MemberTTL.String())
 	}
+	args = append(args, s.opts.SyncerArgs...)
 	sy.Proc = &proc.Process{
 		Name:    c.ID + "/clusterset-syncer",
 		Bin:     filepath.Join(s.bin, "clusterset-syncer"),
@@ -180,6 +189,8 @@ type DNSOptions struct {
 	// corefile.Patch adds the clusterset directive (server mode). Otherwise the server serves
 	// clusterset.local alone (corefile.Local).
 	ClusterLocal bool
+	// Metrics adds the prometheus plugin, serving /metrics on a free port of Bind.
+	Metrics bool
 	// Wrap prefixes the command line, e.g. ip netns exec NAME.
 	Wrap []string
 }
@@ -188,9 +199,13 @@ type DNSOptions struct {
 // waits until its ready endpoint answers, which the plugin holds back until
 // its informers have synced.
 func StartDNS(ctx context.Context, o DNSOptions) (*DNS, error) {
-	ports, err := proc.FreePorts(o.Bind, 2)
+	ports, err := proc.FreePorts(o.Bind, 3)
 	if err != nil {
 		return nil, err
+	}
+	var metrics string
+	if o.Metrics {
+		metrics = net.JoinHostPort(o.Bind, strconv.Itoa(ports[2]))
 	}
 	kubeconfig := o.Kubeconfig
 	if kubeconfig == "" {
@@ -200,10 +215,10 @@ func StartDNS(ctx context.Context, o DNSOptions) (*DNS, error) {
 	cs := corefile.Clusterset{Zone: corefile.DefaultZone, Kubeconfig: kubeconfig, TTL: o.TTL}
 	var conf []byte
 	if o.ClusterLocal {
-		conf, err = corefile.Patch(clusterLocalCorefile(o.Bind, ports[0], ready, kubeconfig),
+		conf, err = corefile.Patch(clusterLocalCorefile(o.Bind, ports[0], ready, metrics, kubeconfig),
 			corefile.PatchOptions{Mode: corefile.ModeServer, Clusterset: cs})
 	} else {
-		conf, err = corefile.Local(corefile.LocalOptions{Clusterset: cs, Bind: o.Bind, Port: ports[0], Ready: ready})
+		conf, err = corefile.Local(corefile.LocalOptions{Clusterset: cs, Bind: o.Bind, Port: ports[0], Ready: ready, Prometheus: metrics})
 	}
 	if err != nil {
 		return nil, err
@@ -215,6 +230,9 @@ func StartDNS(ctx context.Context, o DNSOptions) (*DNS, error) {
 		Cluster:  o.Cluster,
 		Addr:     net.JoinHostPort(o.Bind, strconv.Itoa(ports[0])),
 		Corefile: filepath.Join(o.Dir, "Corefile"),
+	}
+	if metrics != "" {
+		d.Metrics = "http://" + metrics + "/metrics"
 	}
 	if err := os.WriteFile(d.Corefile, conf, 0o644); err != nil {
 		return nil, err
@@ -242,12 +260,17 @@ func StartDNS(ctx context.Context, o DNSOptions) (*DNS, error) {
 }
 
 // clusterLocalCorefile is a kubeadm-style root server block (without forward and loop: these tests
-// send nothing off the machine) whose kubernetes plugin reads the cluster through kubeconfig.
-func clusterLocalCorefile(bind string, port int, ready, kubeconfig string) []byte {
+// send nothing off the machine) whose kubernetes plugin reads the cluster through kubeconfig. A
+// non-empty metrics adds the prometheus plugin listening there.
+func clusterLocalCorefile(bind string, port int, ready, metrics, kubeconfig string) []byte {
+	prometheus := ""
+	if metrics != "" {
+		prometheus = "\n    prometheus " + metrics
+	}
 	return fmt.Appendf(nil, `.:%d {
     bind %s
     errors
-    ready %s
+    ready %s%s
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         kubeconfig %q
         pods insecure
@@ -255,7 +278,7 @@ func clusterLocalCorefile(bind string, port int, ready, kubeconfig string) []byt
         ttl 5
     }
 }
-`, port, bind, ready, kubeconfig)
+`, port, bind, ready, prometheus, kubeconfig)
 }
 
 // Stop stops every syncer and CoreDNS, by PID.

@@ -7,7 +7,7 @@
 # same pins before copies them in seconds; nothing is rebuilt unless a pin
 # changed. Override the cache with CLUSTERSET_TOOLS_CACHE.
 #
-# Usage: build.sh [SET...], SET one of etcd, kubernetes, helm, lint (default: all four). A cold
+# Usage: build.sh [SET...], SET one of etcd, kubernetes, helm, promrules, lint (default: all five). A cold
 # build prints a progress line every 30 s (test/tools/progress.sh).
 set -euo pipefail
 
@@ -56,7 +56,7 @@ all_exist() {
 }
 
 sets=("$@")
-((${#sets[@]})) || sets=(etcd kubernetes helm lint)
+((${#sets[@]})) || sets=(etcd kubernetes helm promrules lint)
 for set in "${sets[@]}"; do
   case $set in
   etcd) build_set etcd etcd "-s -w" "etcd" . ;;
@@ -65,7 +65,9 @@ for set in "${sets[@]}"; do
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl ;;
   helm) build_set helm helm "$helm_ldflags" "helm" helm.sh/helm/v4/cmd/helm ;;
+  # Prometheus's rule parser, PromQL engine and TSDB, for the alert tests (test/e2e/alerts).
+  promrules) build_set promrules promrules "-s -w" "promrules" . ;;
   lint) build_set lint lint "" "staticcheck" honnef.co/go/tools/cmd/staticcheck ;;
-  *) echo "tools: unknown set $set (etcd, kubernetes, helm, lint)" >&2; exit 2 ;;
+  *) echo "tools: unknown set $set (etcd, kubernetes, helm, promrules, lint)" >&2; exit 2 ;;
   esac
 done
