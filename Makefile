@@ -12,13 +12,16 @@ GO_TEST_FLAGS ?= -count=1 -timeout 45m
 # The syncer's version, written on its heartbeat Lease (kubectl clusterset members shows it).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: help tools build test demo demo-smoke bench bench-dns bench-sync lint
+.PHONY: help tools test-tools build test demo demo-smoke bench bench-dns bench-sync lint
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-tools: ## Build the pinned control-plane binaries, helm and promrules into bin/ (cached; see README for cold times).
-	@test/tools/build.sh etcd kubernetes helm promrules
+tools: ## Build the pinned control-plane binaries into bin/ (cached; see README for cold times).
+	@test/tools/build.sh etcd kubernetes
+
+test-tools: ## Build bin/helm and bin/promrules, which only the tests use (cached like tools).
+	@test/tools/build.sh helm promrules
 
 build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin/kubectl-clusterset, bin/localenv and bin/demo.
 	@test/tools/progress.sh "build: coredns" . -o $(BIN)/coredns ./build/coredns
@@ -28,7 +31,7 @@ build: ## Build bin/coredns, bin/clusterset-syncer, bin/clusterset-corefile, bin
 	go build -o $(BIN)/localenv ./test/cmd/localenv
 	go build -o $(BIN)/demo ./test/cmd/demo
 
-test: tools build ## Run every test: unit, and integration against real apiservers.
+test: tools test-tools build ## Run every test: unit, and integration against real apiservers.
 	go test $(GO_TEST_FLAGS) ./...
 
 # The demo runs as its own binary rather than under `go run`, which turns the demo's clean exit

@@ -89,8 +89,12 @@ func isRootModule(gomod []byte) bool {
 // makeTarget names the make target that builds a binary.
 func makeTarget(name string) string {
 	switch name {
-	case "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kubectl", "promrules", "staticcheck":
+	case "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kubectl":
 		return "make tools"
+	case "helm", "promrules":
+		return "make test-tools"
+	case "staticcheck":
+		return "make lint"
 	}
 	return "make build"
 }

@@ -51,7 +51,7 @@ func newHelm(t *testing.T, kubeconfig string) *helmCLI {
 		if testing.Short() {
 			t.Skipf("%v: -short, and the tools are not built", err)
 		}
-		t.Fatalf("%v: build the tools with `make tools` first", err)
+		t.Fatalf("%v: build the tools with `make test-tools` first", err)
 	}
 	home := t.TempDir()
 	env := append(os.Environ(),
