@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
+	"github.com/clusterset/clusterset/test/proc"
 	"github.com/clusterset/clusterset/test/stack"
 )
 
@@ -221,7 +221,7 @@ func TestAlerts(t *testing.T) {
 	})
 
 	// Stale member: cluster-3's apiserver stopped (SIGSTOP) until the others withdraw it.
-	resumeAPIServer := sigstop(t, "cluster-3 apiserver", c3.APIServerPID())
+	resumeAPIServer := proc.Freeze(t, "cluster-3 apiserver", c3.APIServerPID())
 	awaitMetric(t, c1.syncer, `clusterset_syncer_member_stale{member="cluster-3"}`, func(v float64) bool { return v == 1 })
 	stale := scrapeRounds(t, 3, c1.syncer, c1.dns, c3.syncer, c3.dns)
 	all = append(all, stale...)
@@ -255,7 +255,7 @@ func TestAlerts(t *testing.T) {
 	})
 
 	// Syncer down: cluster-3's syncer stopped (SIGSTOP): its scrapes fail.
-	resumeSyncer := sigstop(t, "cluster-3 syncer", st.Syncers[2].Proc.PID())
+	resumeSyncer := proc.Freeze(t, "cluster-3 syncer", st.Syncers[2].Proc.PID())
 	down := append(of(stale, c3.syncer, c3.dns), scrapeRounds(t, 3, c3.syncer, c3.dns)...)
 	t.Run("a stopped syncer is down and nothing reconciles", func(t *testing.T) {
 		rep := ev.run(t, down)
@@ -437,30 +437,6 @@ func startDNSThrough(ctx context.Context, t *testing.T, c *member, server string
 	}
 	t.Cleanup(func() { d.Proc.Stop(5 * time.Second) })
 	return target{job: "coredns", instance: c.ID + "/coredns-through-proxy", url: d.Metrics}
-}
-
-// sigstop stops a process with SIGSTOP and returns the function that resumes it, which also
-// runs at cleanup (before the process is stopped for good).
-func sigstop(t *testing.T, what string, pid int) (resume func()) {
-	t.Helper()
-	if pid <= 0 {
-		t.Fatalf("%s is not running", what)
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%s (pid %d) stopped", what, pid)
-	stopped := true
-	resume = func() {
-		if stopped {
-			stopped = false
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(resume)
-	return resume
 }
 
 // exportCondition selects the condition gauge of one export.

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/clusterset/clusterset/syncer/inspect"
 	"github.com/clusterset/clusterset/test/bindir"
 	"github.com/clusterset/clusterset/test/localenv"
+	"github.com/clusterset/clusterset/test/proc"
 	"github.com/clusterset/clusterset/test/stack"
 )
 
@@ -279,7 +278,7 @@ func (s *suite) testCheckHealthy(t *testing.T) {
 // ServiceImport web at a wrong IP, and expects check to fail; the syncer's Lease goes stale
 // meanwhile; once it runs again, it repairs the import and check passes.
 func (s *suite) testHandEdit(t *testing.T) {
-	resume := stopProcess(t, "cluster-2 syncer", s.st.Syncers[1].Proc.PID())
+	resume := proc.Freeze(t, "cluster-2 syncer", s.st.Syncers[1].Proc.PID())
 	c2 := s.env.Clusters[1]
 	imports := mcsclient.NewForConfigOrDie(c2.Config).MulticlusterV1alpha1().ServiceImports(ns)
 	si, err := imports.Get(context.Background(), "web", metav1.GetOptions{})
@@ -328,7 +327,7 @@ func (s *suite) testHandEdit(t *testing.T) {
 // answers). members reports it unreachable within its timeout; status shows it unreachable,
 // and once the syncers find it stale, its endpoints gone from the other clusters.
 func (s *suite) testStoppedAPIServer(t *testing.T) {
-	stopProcess(t, "cluster-3 apiserver", s.env.Clusters[2].APIServerPID())
+	proc.Freeze(t, "cluster-3 apiserver", s.env.Clusters[2].APIServerPID())
 	const timeout = 2 * time.Second
 	res := s.run(t, "members", "-o", "json", "--timeout", timeout.String())
 	t.Logf("members took %s with --timeout %s", res.elapsed.Round(time.Millisecond), timeout)
@@ -514,47 +513,6 @@ func wantProblem(t *testing.T, st *inspect.ServiceStatus, want string) {
 	if !slices.ContainsFunc(st.Problems, func(p string) bool { return strings.Contains(p, want) }) {
 		t.Errorf("%s: no problem line contains %q:\n%s", st, want, strings.Join(st.Problems, "\n"))
 	}
-}
-
-// stopProcess sends SIGSTOP to pid and returns the SIGCONT, which also runs at cleanup, pass
-// or fail.
-func stopProcess(t *testing.T, what string, pid int) (resume func()) {
-	t.Helper()
-	if pid == 0 {
-		t.Fatalf("%s: not running", what)
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("SIGSTOP %s: %v", what, err)
-	}
-	resume = sync.OnceFunc(func() {
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			t.Errorf("SIGCONT %s: %v", what, err)
-		}
-	})
-	t.Cleanup(resume)
-	// The signal is delivered asynchronously: a request that reaches the process before every
-	// thread has stopped is still answered.
-	await(t, what+" stopped", func() string { return running(pid) })
-	return resume
-}
-
-// running names a thread of pid that is not stopped, "" when all are.
-func running(pid int) string {
-	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(stats) == 0 {
-		return fmt.Sprintf("no threads of %d: %v", pid, err)
-	}
-	for _, path := range stats {
-		stat, err := os.ReadFile(path)
-		if err != nil {
-			return err.Error()
-		}
-		// The state follows the parenthesised command name.
-		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) == 0 || f[0] != "T" {
-			return fmt.Sprintf("%s: not stopped (%v)", path, f[:min(len(f), 1)])
-		}
-	}
-	return ""
 }
 
 type testWriter struct{ t *testing.T }

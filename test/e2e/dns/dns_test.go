@@ -7,8 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 
 	"github.com/clusterset/clusterset/syncer/desired"
 	"github.com/clusterset/clusterset/test/localenv"
+	"github.com/clusterset/clusterset/test/proc"
 	"github.com/clusterset/clusterset/test/stack"
 )
 
@@ -311,19 +310,7 @@ func blackhole(t *testing.T, env *localenv.Env, cluster string) (resume func()) 
 	if pid == 0 {
 		t.Fatalf("no apiserver process of %s in %v", cluster, env.Processes())
 	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	resume = func() {
-		once.Do(func() {
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	t.Cleanup(resume)
-	return resume
+	return proc.Freeze(t, cluster+" apiserver", pid)
 }
 
 // deploy creates a Service with helloPorts (headless or not) and ready Pods (name -> IP) that the

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/syncer/policy"
 	"github.com/clusterset/clusterset/test/e2e/syncer/harness"
+	"github.com/clusterset/clusterset/test/proc"
 )
 
 // TestFaults: pull-mode syncers under partial views (a member blackholed, killed, or with
@@ -47,20 +47,7 @@ func TestFaultsHub(t *testing.T) {
 // faultBlackhole stops cluster id's apiserver with SIGSTOP: its connections stay open and
 // nothing answers. The returned resume (SIGCONT) may be called more than once.
 func (s *suite) faultBlackhole(t *testing.T, id string) func() {
-	pid := s.cluster(id).APIServerPID()
-	if pid == 0 {
-		t.Fatalf("%s: apiserver not running", id)
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resume := sync.OnceFunc(func() {
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			t.Errorf("SIGCONT %s: %v", id, err)
-		}
-	})
-	t.Cleanup(resume)
-	return resume
+	return proc.Freeze(t, id+" apiserver", s.cluster(id).APIServerPID())
 }
 
 // faultKill stops cluster id's apiserver; resume starts it again on the same port.
