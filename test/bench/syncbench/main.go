@@ -95,7 +95,11 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	exports, err := b.ExportLatency(ctx, latencyNS, harness.DistinctNames("lat", cfg.exports), cfg.rate)
+	names := harness.DistinctNames("lat", cfg.exports)
+	if err := b.PrepareExports(ctx, latencyNS, names); err != nil {
+		return err
+	}
+	exports, err := b.ExportLatency(ctx, latencyNS, names, cfg.rate)
 	if err != nil {
 		return err
 	}

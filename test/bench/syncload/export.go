@@ -18,22 +18,26 @@ type ExportLatencies struct {
 	ToAll []time.Duration
 }
 
-// ExportLatency creates, in the first cluster, a Service with a one-endpoint source slice
-// for each name in ns, and then their ServiceExports at rate per second, and measures when
-// each import appears in every cluster.
-func (r *Run) ExportLatency(ctx context.Context, ns string, names []string, rate int) (*ExportLatencies, error) {
-	Logf("export -> ServiceImport latency: %d exports at %d/s", len(names), rate)
+// PrepareExports creates ns in every cluster and, in the first cluster, a Service with a
+// one-endpoint source slice (address PodIP(i)) for each names[i], not yet exported.
+func (r *Run) PrepareExports(ctx context.Context, ns string, names []string) error {
 	for _, c := range r.Clusters {
 		if err := c.EnsureNamespace(ctx, ns); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	src := r.Clusters[0]
-	if err := Parallel(len(names), func(i int) error {
+	return Parallel(len(names), func(i int) error {
 		return CreateExported(ctx, src, ns, names[i], []string{src.PodIP(i)}, false)
-	}); err != nil {
-		return nil, err
-	}
+	})
+}
+
+// ExportLatency creates, in the first cluster, the ServiceExports of the Services that
+// PrepareExports made, at rate per second, and measures when each import appears in every
+// cluster.
+func (r *Run) ExportLatency(ctx context.Context, ns string, names []string, rate int) (*ExportLatencies, error) {
+	Logf("export -> ServiceImport latency: %d exports at %d/s", len(names), rate)
+	src := r.Clusters[0]
 	seen := NewFirstSeen(len(r.Clusters))
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clusterset/clusterset/test/bench/syncload"
+)
+
+const mib = 1 << 20
+
+// report prints one column per clusterset size, as markdown.
+func report(w io.Writer, cfg config, results []*result) {
+	fmt.Fprintf(w, "\nscalebench: pull mode, one clusterset-syncer process per cluster; %d services, each exported by every cluster, "+
+		"%d endpoints each spread over the clusters; export latency at %d exports/s over %d exports\n\n",
+		cfg.services, cfg.endpoints, cfg.rate, cfg.exports)
+	header := []string{"", ""}
+	for _, r := range results {
+		header = append(header, fmt.Sprintf("N=%d", r.clusters))
+	}
+	header = append(header, "target")
+	row := func(name, unit string, cell func(r *result) string, target string) []string {
+		out := []string{name, unit}
+		for _, r := range results {
+			out = append(out, cell(r))
+		}
+		return append(out, target)
+	}
+	rows := [][]string{
+		row("exports in the clusterset", "", func(r *result) string { return fmt.Sprint(r.clusters * cfg.services) }, ""),
+		row("cold convergence", "s", func(r *result) string { return fmt.Sprintf("%.1f", r.cold.Duration.Seconds()) }, ""),
+		row("writes / minimum, all syncers", "", func(r *result) string { return fmt.Sprintf("%.3f", r.writeRatios().all) }, "1.0"),
+		row("writes / minimum, worst syncer", "", func(r *result) string { return fmt.Sprintf("%.3f", r.writeRatios().worst) }, "1.0"),
+		row("syncer RSS after convergence, median / max", "MiB", func(r *result) string {
+			return medMax(r.usage(func(s syncload.SyncerUsage) float64 { return float64(s.Usage.RSSBytes) / mib }), "%.0f")
+		}, ""),
+		row("syncer peak RSS, median / max", "MiB", func(r *result) string {
+			return medMax(r.usage(func(s syncload.SyncerUsage) float64 { return float64(s.Usage.PeakRSSBytes) / mib }), "%.0f")
+		}, ""),
+		row("syncer RSS per member per 1,000 cached services (median)", "MiB", func(r *result) string {
+			return fmt.Sprintf("%.1f", r.rssPerMemberPer1000(cfg.services))
+		}, ""),
+		row("syncer CPU until convergence, median / max", "CPU-s", func(r *result) string {
+			return medMax(r.usage(func(s syncload.SyncerUsage) float64 { return s.Usage.CPUSeconds }), "%.1f")
+		}, ""),
+		row("apiservers + etcd CPU during convergence", "CPU-s", func(r *result) string { return fmt.Sprintf("%.0f", r.cold.ControlPlaneCPU) }, ""),
+		row("export → import in every cluster, p50 / p99", "ms", func(r *result) string {
+			return fmt.Sprintf("%s / %s", ms(syncload.Percentile(r.exports.ToAll, 0.5).Seconds()), ms(syncload.Percentile(r.exports.ToAll, 0.99).Seconds()))
+		}, ""),
+		row("queue wait, p50 / p99", "ms", func(r *result) string { return quantiles(r.split.queue) }, ""),
+		row("reconcile, p50 / p99", "ms", func(r *result) string { return quantiles(r.split.work) }, ""),
+		row("apiserver request, p50 / p99", "ms", func(r *result) string { return quantiles(r.split.apiserver) }, ""),
+		row("reconciles per export (all syncers)", "", func(r *result) string {
+			return fmt.Sprintf("%.1f", float64(r.split.work.Count)/float64(cfg.exports))
+		}, ""),
+		row("apiserver time per reconcile, mean", "ms", func(r *result) string { return ms(r.split.apiserverPerReconcile()) }, ""),
+		row("syncer share of export p99", "ms", func(r *result) string { return ms(r.split.syncerShare()) }, "≤ 50"),
+	}
+	printTable(w, header, rows)
+	fmt.Fprintln(w, "\nsyncer share = queue wait p99 + reconcile p99 − mean apiserver request time per reconcile, over every syncer "+
+		"during the latency phase (histogram deltas; quantiles interpolated in buckets as histogram_quantile does). "+
+		"An export's import needs one reconcile in each cluster after a wait in that cluster's queue; the apiserver requests "+
+		"inside that reconcile are the apiserver's time, not the syncer's.")
+	fmt.Fprintln(w, "RSS per member per 1,000 cached services = median syncer RSS / (N × services / 1,000): each syncer caches every member's Services, exports and slices.")
+	growth(w, cfg, results)
+}
+
+// growth states how the median syncer's RSS grows between the smallest and largest N.
+func growth(w io.Writer, cfg config, results []*result) {
+	if len(results) < 2 {
+		return
+	}
+	sorted := slices.Clone(results)
+	slices.SortFunc(sorted, func(a, b *result) int { return a.clusters - b.clusters })
+	lo, hi := sorted[0], sorted[len(sorted)-1]
+	if lo.clusters == hi.clusters {
+		return
+	}
+	rss := func(r *result) float64 {
+		return median(r.usage(func(s syncload.SyncerUsage) float64 { return float64(s.Usage.RSSBytes) / mib }))
+	}
+	slope := (rss(hi) - rss(lo)) / float64(hi.clusters-lo.clusters) / (float64(cfg.services) / 1000)
+	fmt.Fprintf(w, "median syncer RSS from %d to %d clusters: %.0f → %.0f MiB (×%.2f); %.1f MiB per added member per 1,000 services\n",
+		lo.clusters, hi.clusters, rss(lo), rss(hi), rss(hi)/rss(lo), slope)
+}
+
+type writeRatios struct{ all, worst float64 }
+
+func (r *result) writeRatios() writeRatios {
+	var out writeRatios
+	total := 0.0
+	for _, s := range r.cold.Syncers {
+		total += s.Writes
+		out.worst = math.Max(out.worst, s.Writes/float64(r.cold.MinimumWrites))
+	}
+	out.all = total / float64(r.cold.MinimumWrites*len(r.cold.Syncers))
+	return out
+}
+
+func (r *result) usage(f func(syncload.SyncerUsage) float64) []float64 {
+	var out []float64
+	for _, s := range r.cold.Syncers {
+		out = append(out, f(s))
+	}
+	return out
+}
+
+func (r *result) rssPerMemberPer1000(services int) float64 {
+	rss := median(r.usage(func(s syncload.SyncerUsage) float64 { return float64(s.Usage.RSSBytes) / mib }))
+	return rss / (float64(r.clusters*services) / 1000)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func medMax(v []float64, format string) string {
+	return fmt.Sprintf(format+" / "+format, median(v), slices.Max(v))
+}
+
+func quantiles(h syncload.Histogram) string {
+	return ms(h.Quantile(0.5)) + " / " + ms(h.Quantile(0.99))
+}
+
+// ms formats seconds as milliseconds; NaN (a histogram the syncers do not serve) as n/a.
+func ms(seconds float64) string {
+	if math.IsNaN(seconds) {
+		return "n/a"
+	}
+	d := time.Duration(seconds * float64(time.Second))
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1f", seconds*1000)
+	}
+	return fmt.Sprintf("%.0f", seconds*1000)
+}
+
+func printTable(w io.Writer, header []string, rows [][]string) {
+	line := func(cells []string) { fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | ")) }
+	line(header)
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	line(sep)
+	for _, r := range rows {
+		line(r)
+	}
+}
