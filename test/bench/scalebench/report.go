@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -67,6 +68,28 @@ func report(w io.Writer, cfg config, results []*result) {
 		"inside that reconcile are the apiserver's time, not the syncer's.")
 	fmt.Fprintln(w, "RSS per member per 1,000 cached services = median syncer RSS / (N × services / 1,000): each syncer caches every member's Services, exports and slices.")
 	growth(w, cfg, results)
+	fmt.Fprintf(w, "\nwrites per syncer per service during the cold convergence, by kind, verb and result (the minimum: 1 derived Service, 1 ServiceImport, 1 import status, N slices, 1 export status)\n")
+	for _, r := range results {
+		fmt.Fprintf(w, "- N=%d: %s\n", r.clusters, r.writesPerService(cfg.services))
+	}
+}
+
+// writesPerService lists the writes of all syncers by kind, verb and result, per syncer and
+// service.
+func (r *result) writesPerService(services int) string {
+	sum := map[string]float64{}
+	for _, s := range r.cold.Syncers {
+		for k, v := range s.WritesBy {
+			sum[k] += v
+		}
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(sum)) {
+		if v := sum[k] / float64(len(r.cold.Syncers)*services); v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // growth states how the median syncer's RSS grows between the smallest and largest N.

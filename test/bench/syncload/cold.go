@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
@@ -38,7 +39,9 @@ type ColdResult struct {
 type SyncerUsage struct {
 	Cluster string
 	Writes  float64
-	Usage   harness.Usage
+	// WritesBy counts the writes by "kind verb result".
+	WritesBy map[string]float64
+	Usage    harness.Usage
 }
 
 // MinimumWrites is what one pull-mode syncer must write for services exported by every one
@@ -113,14 +116,32 @@ func (r *Run) Cold(ctx context.Context, load ColdLoad) (*ColdResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := p.Writes()
+		families, err := p.Scrape()
 		if err != nil {
 			return nil, err
 		}
-		res.Syncers = append(res.Syncers, SyncerUsage{Cluster: r.Clusters[i].ID, Writes: w, Usage: u})
+		by := writesBy(families[harness.WritesMetric])
+		total := 0.0
+		for _, v := range by {
+			total += v
+		}
+		res.Syncers = append(res.Syncers, SyncerUsage{Cluster: r.Clusters[i].ID, Writes: total, WritesBy: by, Usage: u})
 	}
 	Logf("converged in %v", res.Duration.Round(time.Millisecond))
 	return res, nil
+}
+
+// writesBy sums the write counters by "kind verb result".
+func writesBy(f *dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		out[labels["kind"]+" "+labels["verb"]+" "+labels["result"]] += m.GetCounter().GetValue()
+	}
+	return out
 }
 
 // coldProgress is what one cluster holds of a cold load, by object name.
