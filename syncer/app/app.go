@@ -169,26 +169,35 @@ type clients struct {
 	kube    kubernetes.Interface
 	mcs     mcsclient.Interface
 	dynamic dynamic.Interface
+	// observed labels their requests in the metrics.
+	observed *metrics.Client
 }
 
-func (o *Options) clientsFor(cfg *rest.Config) (clients, error) {
+// clientsFor builds the clients of one cluster, whose requests observed records. Each
+// clientset has its own rate limiter of --kube-api-qps and --kube-api-burst.
+func (o *Options) clientsFor(cfg *rest.Config, observed *metrics.Client) (clients, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.QPS), o.Burst
 	cfg.UserAgent = desired.ManagerName
 	withRequestTimeout(cfg, o.RequestTimeout)
-	kube, err := kubernetes.NewForConfig(cfg)
+	instrumented := func() *rest.Config {
+		c := rest.CopyConfig(cfg)
+		observed.Instrument(c)
+		return c
+	}
+	kube, err := kubernetes.NewForConfig(instrumented())
 	if err != nil {
 		return clients{}, err
 	}
-	mcs, err := mcsclient.NewForConfig(cfg)
+	mcs, err := mcsclient.NewForConfig(instrumented())
 	if err != nil {
 		return clients{}, err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(instrumented())
 	if err != nil {
 		return clients{}, err
 	}
-	return clients{kube: kube, mcs: mcs, dynamic: dyn}, nil
+	return clients{kube: kube, mcs: mcs, dynamic: dyn, observed: observed}, nil
 }
 
 // Run runs the syncer until ctx ends (nil) or it fails.
@@ -213,7 +222,11 @@ func run(ctx context.Context, o Options) error {
 			return fmt.Errorf("local cluster: %w", err)
 		}
 	}
-	local, err := o.clientsFor(localConfig)
+	m := o.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	local, err := o.clientsFor(localConfig, m.Client(""))
 	if err != nil {
 		return err
 	}
@@ -224,6 +237,7 @@ func run(ctx context.Context, o Options) error {
 	if o.ClusterID != "" {
 		id.ClusterID = o.ClusterID
 	}
+	local.observed.SetCluster(id.ClusterID)
 	if o.ClusterSetID != "" {
 		id.ClusterSet = o.ClusterSetID
 	}
@@ -237,10 +251,6 @@ func run(ctx context.Context, o Options) error {
 	ctx = klog.NewContext(ctx, logger)
 	logger.Info("Starting", "mode", o.Mode, "clusterSet", id.ClusterSet, "memberTTL", o.MemberTTL)
 
-	m := o.Metrics
-	if m == nil {
-		m = metrics.New()
-	}
 	s := &syncer{opts: o, local: local, localID: id, metrics: m}
 	s.tracker = liveness.NewTracker(o.Namespace, o.MemberTTL, func(memberID string, _ bool) {
 		m.MembersStale.Set(float64(s.tracker.StaleCount()))

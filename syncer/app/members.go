@@ -315,7 +315,7 @@ func (m *membership) connect(c *conn) {
 		m.countRefusal(logger, r)
 		return
 	}
-	cl, err := m.s.opts.clientsFor(c.cand.Config)
+	cl, err := m.s.opts.clientsFor(c.cand.Config, m.s.metrics.Client(""))
 	if err != nil {
 		m.mu.Lock()
 		c.state, c.reason = unusable, member.RefusedMalformed
@@ -347,6 +347,7 @@ func (m *membership) connect(c *conn) {
 	if ctx.Err() != nil {
 		return
 	}
+	cl.observed.SetCluster(id.ClusterID)
 	m.decide(ctx, logger, c, id, apiserver, cl)
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/clusterset/clusterset/syncer/metrics"
 )
 
 // withRequestTimeout bounds every request of cfg's clients, response body included, except
@@ -26,7 +28,7 @@ type requestTimeout struct {
 }
 
 func (t requestTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Query().Get("watch") == "true" {
+	if metrics.IsWatch(req) {
 		return t.rt.RoundTrip(req)
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)

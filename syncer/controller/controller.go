@@ -52,7 +52,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -133,14 +132,14 @@ type Controller struct {
 	laneWorkers sync.WaitGroup
 }
 
-// New creates a controller and registers its metrics.
+// New creates a controller.
 func New(opts Options) *Controller {
 	if opts.TargetTimeout <= 0 {
 		opts.TargetTimeout = DefaultTargetTimeout
 	}
 	c := &Controller{
 		opts:           opts,
-		queue:          newQueue("clusterset-syncer"),
+		queue:          newQueue(metrics.ReconcileQueue, opts.Metrics),
 		admission:      newAdmission(opts),
 		joining:        map[string]*source.Cluster{},
 		joiningTargets: map[string]*target.Cluster{},
@@ -151,19 +150,7 @@ func New(opts Options) *Controller {
 		statusOwner:  map[string]bool{},
 		recorders:    map[string]record.EventRecorder{},
 	}
-	opts.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: metrics.Namespace, Name: "queue_depth",
-		Help: "Exported services waiting to be reconciled or written into a target.",
-	}, c.queueDepth))
 	return c
-}
-
-func (c *Controller) queueDepth() float64 {
-	n := c.queue.Len()
-	for _, l := range c.snapshotLanes() {
-		n += l.queue.Len()
-	}
-	return float64(n)
 }
 
 // Enqueue schedules the exported service key ("namespace/name").
@@ -295,7 +282,7 @@ func (c *Controller) AddTarget(ctx context.Context, t *target.Cluster) {
 			}
 			return false
 		})
-		l := newLane(t)
+		l := c.newLane(t)
 		c.lanes = append(c.lanes, l)
 		slices.SortFunc(c.lanes, func(a, b *lane) int { return strings.Compare(a.t.ID, b.t.ID) })
 		c.runLane(ctx, l)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/syncer/target"
 )
 
@@ -55,19 +56,21 @@ func boolString(b bool) string {
 	return "0"
 }
 
-func newLane(t *target.Cluster) *lane {
+func (c *Controller) newLane(t *target.Cluster) *lane {
 	return &lane{
 		t:       t,
-		queue:   newQueue("clusterset-syncer-" + t.ID),
+		queue:   newQueue(t.ID, c.opts.Metrics),
 		wants:   map[string]submission{},
 		results: map[string]laneResult{},
 	}
 }
 
-func newQueue(name string) workqueue.TypedRateLimitingInterface[string] {
+// newQueue makes a workqueue whose metrics are labelled name in m's registry: the target
+// cluster's ID for a lane, metrics.ReconcileQueue for the reconcile queue.
+func newQueue(name string, m *metrics.Metrics) workqueue.TypedRateLimitingInterface[string] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 30*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: name})
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: name, MetricsProvider: m.Workqueue})
 }
 
 // submit schedules want to be written for key, replacing any older state not yet written.
@@ -129,7 +132,9 @@ func (c *Controller) laneWork(ctx context.Context, l *lane) {
 		}
 		namespace, name, _ := cache.SplitMetaNamespaceKey(key)
 		syncCtx, cancel := context.WithTimeout(ctx, c.opts.TargetTimeout)
+		start := time.Now()
 		out, err := l.t.Sync(syncCtx, namespace, name, s.want)
+		c.opts.Metrics.SyncDuration.WithLabelValues(l.t.ID).Observe(time.Since(start).Seconds())
 		cancel()
 		if ctx.Err() != nil {
 			l.queue.Done(key)

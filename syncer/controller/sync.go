@@ -27,7 +27,9 @@ import (
 // Sync reconciles one exported service: it hands the desired state to every target's lane
 // and writes the status of the exports this syncer owns from the lanes' last outcomes.
 func (c *Controller) Sync(ctx context.Context, key string) error {
-	defer func(start time.Time) { c.opts.Metrics.SyncDuration.Observe(time.Since(start).Seconds()) }(time.Now())
+	defer func(start time.Time) {
+		c.opts.Metrics.SyncDuration.WithLabelValues(metrics.ReconcileQueue).Observe(time.Since(start).Seconds())
+	}(time.Now())
 	namespace, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		utilruntime.HandleErrorWithContext(ctx, err, "Dropping a malformed key", "key", key)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // Namespace prefixes every metric name.
@@ -21,12 +22,22 @@ const (
 	ResultError    = "error"
 )
 
+// Buckets of the latency histograms, fine enough for medians and 99th percentiles of a few
+// milliseconds: queue waits and reconciles from 100 µs, API requests from 1 ms, to past the
+// timeouts (factors of about 1.6).
+var (
+	queueBuckets   = prometheus.ExponentialBucketsRange(0.0001, 60, 30)
+	requestBuckets = prometheus.ExponentialBucketsRange(0.001, 30, 24)
+)
+
 // Metrics holds one syncer's collectors.
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	// SyncDuration observes one reconcile of one (namespace, name).
-	SyncDuration prometheus.Histogram
+	// SyncDuration observes, by lane, one reconcile of one (namespace, name)
+	// (lane=ReconcileQueue: gathering the members' views, the merge and the export status) or
+	// one write of its derived objects into a target cluster (lane=the cluster ID).
+	SyncDuration *prometheus.HistogramVec
 	// SyncErrors counts reconciles that failed and were requeued with backoff.
 	SyncErrors prometheus.Counter
 	// Writes counts API writes by target cluster, kind, verb and result. A resync of an
@@ -44,18 +55,24 @@ type Metrics struct {
 	// that published them and the reason (desired.DropReason). Each endpoint is counted once
 	// when it starts being dropped, not on every resync.
 	EndpointsDropped *prometheus.CounterVec
+	// Workqueue provides the metrics of every workqueue of the syncer (by queue name).
+	Workqueue workqueue.MetricsProvider
+
+	rest *restMetrics
 }
 
 // New creates the metrics and registers them, plus the Go and process collectors, in a new
 // registry.
 func New() *Metrics {
+	wq := newWorkqueueMetrics()
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
-		SyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		SyncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "sync_duration_seconds",
-			Help:    "Time to reconcile one exported service into every target cluster.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}),
+			Help: "Time to reconcile one exported service (lane=" + ReconcileQueue +
+				") or to write it into one target cluster (lane=the cluster ID).",
+			Buckets: queueBuckets,
+		}, []string{"lane"}),
 		SyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "sync_errors_total",
 			Help: "Reconciles that failed and were requeued with backoff.",
@@ -84,7 +101,11 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "endpoints_dropped_total",
 			Help: "Member endpoints not mirrored into a target cluster (an address its apiserver would refuse, in its Service CIDRs, loopback, link-local, unspecified or multicast), by source cluster and reason.",
 		}, []string{"cluster", "reason"}),
+		Workqueue: wq,
+		rest:      newRESTMetrics(),
 	}
+	m.Registry.MustRegister(wq.collectors()...)
+	m.Registry.MustRegister(m.rest.collectors()...)
 	m.Registry.MustRegister(
 		m.SyncDuration, m.SyncErrors, m.Writes, m.MembersConnected, m.MembersStale,
 		m.MembersRefused, m.Skipped, m.EndpointsDropped,

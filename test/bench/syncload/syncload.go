@@ -22,7 +22,6 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 
 	"github.com/clusterset/clusterset/syncer/app"
-	"github.com/clusterset/clusterset/syncer/metrics"
 	"github.com/clusterset/clusterset/test/e2e/syncer/harness"
 	"github.com/clusterset/clusterset/test/localenv"
 )
@@ -125,9 +124,7 @@ func (r *Run) Totals() (writes, syncs float64, err error) {
 			return 0, 0, err
 		}
 		writes += w
-		if f, ok := families[metrics.Namespace+"_sync_duration_seconds"]; ok {
-			syncs += float64(f.GetMetric()[0].GetHistogram().GetSampleCount())
-		}
+		syncs += float64(harness.Reconciles(families))
 	}
 	return writes, syncs, nil
 }
@@ -141,7 +138,7 @@ func (r *Run) WaitQuiet(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if f, ok := families[metrics.Namespace+"_queue_depth"]; ok && f.GetMetric()[0].GetGauge().GetValue() > 0 {
+			if harness.QueueDepth(families) > 0 {
 				busy = true
 			}
 		}

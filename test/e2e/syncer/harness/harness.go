@@ -128,10 +128,15 @@ func (s *InProcess) Stop() error {
 	return <-s.done
 }
 
-// gather reads the syncer's metrics; a registry of well-formed collectors does not fail.
-func (s *InProcess) gather() []*dto.MetricFamily {
+// gather reads the syncer's metrics by name; a registry of well-formed collectors does not
+// fail.
+func (s *InProcess) gather() map[string]*dto.MetricFamily {
 	families, _ := s.Metrics.Registry.Gather()
-	return families
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	return byName
 }
 
 // Writes sums the syncer's API writes, every result included.
@@ -140,50 +145,57 @@ func (s *InProcess) Writes() float64 { return sumFamily(s.gather(), WritesMetric
 // WritesByLabels lists the syncer's nonzero write counters by their labels, for messages.
 func (s *InProcess) WritesByLabels() map[string]float64 {
 	out := map[string]float64{}
-	for _, f := range s.gather() {
-		if f.GetName() != WritesMetric {
-			continue
+	for _, m := range s.gather()[WritesMetric].GetMetric() {
+		var labels []string
+		for _, l := range m.GetLabel() {
+			labels = append(labels, l.GetName()+"="+l.GetValue())
 		}
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			out[strings.Join(labels, ",")] = m.GetCounter().GetValue()
-		}
+		out[strings.Join(labels, ",")] = m.GetCounter().GetValue()
 	}
 	return out
 }
 
 // Reconciles is the number of reconciles the syncer has run.
-func (s *InProcess) Reconciles() uint64 {
-	for _, f := range s.gather() {
-		if f.GetName() == metrics.Namespace+"_sync_duration_seconds" {
-			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+func (s *InProcess) Reconciles() uint64 { return Reconciles(s.gather()) }
+
+// QueueDepth is the number of keys waiting in the syncer's queues.
+func (s *InProcess) QueueDepth() int { return QueueDepth(s.gather()) }
+
+// Reconciles is the number of reconciles in a syncer's metrics (the writes into each target
+// are timed separately).
+func Reconciles(families map[string]*dto.MetricFamily) uint64 {
+	for _, m := range families[metrics.Namespace+"_sync_duration_seconds"].GetMetric() {
+		if Label(m, "lane") == metrics.ReconcileQueue {
+			return m.GetHistogram().GetSampleCount()
 		}
 	}
 	return 0
 }
 
-// QueueDepth is the number of keys waiting in the syncer's queue.
-func (s *InProcess) QueueDepth() int {
-	for _, f := range s.gather() {
-		if f.GetName() == metrics.Namespace+"_queue_depth" {
-			return int(f.GetMetric()[0].GetGauge().GetValue())
-		}
+// QueueDepth is the number of keys waiting in a syncer's queues (the reconcile queue and
+// every target's lane), from its metrics.
+func QueueDepth(families map[string]*dto.MetricFamily) int {
+	n := 0.0
+	for _, m := range families[metrics.Namespace+"_workqueue_depth"].GetMetric() {
+		n += m.GetGauge().GetValue()
 	}
-	return 0
+	return int(n)
 }
 
-func sumFamily(families []*dto.MetricFamily, name string) float64 {
+// Label returns the value of a metric's label, or "".
+func Label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func sumFamily(families map[string]*dto.MetricFamily, name string) float64 {
 	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			sum += m.GetCounter().GetValue()
-		}
+	for _, m := range families[name].GetMetric() {
+		sum += m.GetCounter().GetValue()
 	}
 	return sum
 }
@@ -251,11 +263,7 @@ func (p *Process) Writes() (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var list []*dto.MetricFamily
-	for _, f := range families {
-		list = append(list, f)
-	}
-	return sumFamily(list, WritesMetric), nil
+	return sumFamily(families, WritesMetric), nil
 }
 
 // Usage is a process's resource use from /proc.
