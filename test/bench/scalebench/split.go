@@ -2,7 +2,6 @@ package main
 
 import (
 	"math"
-	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -12,23 +11,26 @@ import (
 
 // The syncers' histograms that split an export's latency.
 const (
-	queueMetric = metrics.Namespace + "_workqueue_queue_duration_seconds"
-	workMetric  = metrics.Namespace + "_workqueue_work_duration_seconds"
-	restMetric  = metrics.Namespace + "_rest_client_request_duration_seconds"
-	syncMetric  = metrics.Namespace + "_sync_duration_seconds"
+	queueMetric       = metrics.Namespace + "_workqueue_queue_duration_seconds"
+	workMetric        = metrics.Namespace + "_workqueue_work_duration_seconds"
+	restMetric        = metrics.Namespace + "_rest_client_request_duration_seconds"
+	rateLimiterMetric = metrics.Namespace + "_rest_client_rate_limiter_duration_seconds"
 )
 
-// split is what every syncer observed, summed, between two scrapes: the time keys waited in
-// the queue, the reconciles (work) and the apiserver requests (watches excepted). A
-// histogram a syncer does not serve has Count 0 and no bounds.
+// split is what every syncer observed, summed, between two scrapes. An export reaches a
+// target's ServiceImport through two queues of that target's syncer: the reconcile queue
+// (the desired state is computed from the caches, and the syncer writes the status of its own
+// cluster's exports) and then the target's lane (the derived Service, the ServiceImport and
+// the slices are written). A histogram the syncers do not serve is empty (NaN quantiles).
 type split struct {
-	queue, work, apiserver syncload.Histogram
+	reconcileWait, reconcile, laneWait, laneWork syncload.Histogram
+	// apiserver times the requests (watches are not timed); rateLimiter the client-side
+	// waits before them, which are the syncer's own.
+	apiserver, rateLimiter syncload.Histogram
 }
 
-// splitOf is the observations between the scrapes before and after (one per syncer). When
-// the syncers serve no workqueue work histogram, their reconcile histogram stands in.
+// splitOf is the observations between the scrapes before and after (one per syncer).
 func splitOf(before, after []map[string]*dto.MetricFamily) split {
-	notWatch := func(labels map[string]string) bool { return !strings.EqualFold(labels["verb"], "WATCH") }
 	delta := func(name string, match func(map[string]string) bool) syncload.Histogram {
 		h1, ok := syncload.SumHistograms(after, name, match)
 		if !ok {
@@ -38,26 +40,32 @@ func splitOf(before, after []map[string]*dto.MetricFamily) split {
 		d, _ := h1.Minus(h0)
 		return d
 	}
-	s := split{queue: delta(queueMetric, nil), work: delta(workMetric, nil), apiserver: delta(restMetric, notWatch)}
-	if len(s.work.Bounds) == 0 {
-		s.work = delta(syncMetric, nil)
+	reconcileQueue := func(l map[string]string) bool { return l["name"] == metrics.ReconcileQueue }
+	lane := func(l map[string]string) bool { return l["name"] != metrics.ReconcileQueue }
+	return split{
+		reconcileWait: delta(queueMetric, reconcileQueue),
+		reconcile:     delta(workMetric, reconcileQueue),
+		laneWait:      delta(queueMetric, lane),
+		laneWork:      delta(workMetric, lane),
+		apiserver:     delta(restMetric, nil),
+		rateLimiter:   delta(rateLimiterMetric, nil),
 	}
-	return s
 }
 
-// apiserverPerReconcile is the mean apiserver time a reconcile spent in requests: every
-// syncer's request seconds over its reconciles. NaN without both histograms.
-func (s split) apiserverPerReconcile() float64 {
-	if len(s.apiserver.Bounds) == 0 || s.work.Count == 0 {
+// apiserverPerStep is the mean apiserver time of one reconcile-and-lane step: the request
+// seconds of every syncer over its lane items (each lane item follows a reconcile). NaN
+// without both histograms.
+func (s split) apiserverPerStep() float64 {
+	if len(s.apiserver.Bounds) == 0 || s.laneWork.Count == 0 {
 		return math.NaN()
 	}
-	return s.apiserver.Sum / float64(s.work.Count)
+	return s.apiserver.Sum / float64(s.laneWork.Count)
 }
 
-// syncerShare is the syncer's own part of an export's p99 latency, in seconds: the p99 of
-// the queue wait plus the p99 of a reconcile, less the mean apiserver time per reconcile (an
-// export's import needs its reconcile in each cluster, after a wait in that cluster's queue;
-// the apiserver's part of that reconcile is not the syncer's). NaN without the histograms.
+// syncerShare is the syncer's own part of an export's p99 latency, in seconds: the p99s of
+// the reconcile queue wait, the reconcile, the lane queue wait and the lane's work, summed,
+// less the mean apiserver time of such a step. NaN without the histograms.
 func (s split) syncerShare() float64 {
-	return s.queue.Quantile(0.99) + s.work.Quantile(0.99) - s.apiserverPerReconcile()
+	return s.reconcileWait.Quantile(0.99) + s.reconcile.Quantile(0.99) +
+		s.laneWait.Quantile(0.99) + s.laneWork.Quantile(0.99) - s.apiserverPerStep()
 }

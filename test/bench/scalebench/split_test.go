@@ -6,51 +6,51 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/utils/ptr"
+
+	"github.com/clusterset/clusterset/syncer/metrics"
 )
 
-// histogram is a one-series family with buckets at 10 ms and 100 ms.
-func histogram(sum float64, under10ms, under100ms, total uint64, labels ...string) *dto.MetricFamily {
-	m := &dto.Metric{Histogram: &dto.Histogram{SampleSum: ptr.To(sum), SampleCount: ptr.To(total), Bucket: []*dto.Bucket{
-		{UpperBound: ptr.To(0.01), CumulativeCount: ptr.To(under10ms)},
-		{UpperBound: ptr.To(0.1), CumulativeCount: ptr.To(under100ms)},
-		{UpperBound: ptr.To(math.Inf(1)), CumulativeCount: ptr.To(total)},
-	}}}
-	for i := 0; i+1 < len(labels); i += 2 {
-		m.Label = append(m.Label, &dto.LabelPair{Name: ptr.To(labels[i]), Value: ptr.To(labels[i+1])})
-	}
-	return &dto.MetricFamily{Metric: []*dto.Metric{m}}
+// series is one histogram series with buckets at 10 ms and 100 ms.
+func series(name string, sum float64, under10ms, under100ms, total uint64) *dto.Metric {
+	return &dto.Metric{
+		Label: []*dto.LabelPair{{Name: ptr.To("name"), Value: ptr.To(name)}},
+		Histogram: &dto.Histogram{SampleSum: ptr.To(sum), SampleCount: ptr.To(total), Bucket: []*dto.Bucket{
+			{UpperBound: ptr.To(0.01), CumulativeCount: ptr.To(under10ms)},
+			{UpperBound: ptr.To(0.1), CumulativeCount: ptr.To(under100ms)},
+			{UpperBound: ptr.To(math.Inf(1)), CumulativeCount: ptr.To(total)},
+		}}}
 }
 
+func family(ms ...*dto.Metric) *dto.MetricFamily { return &dto.MetricFamily{Metric: ms} }
+
 func TestSyncerShare(t *testing.T) {
+	zero := func(name string) *dto.Metric { return series(name, 0, 0, 0, 0) }
 	before := []map[string]*dto.MetricFamily{{
-		queueMetric: histogram(0, 0, 0, 0),
-		workMetric:  histogram(0, 0, 0, 0),
-		restMetric:  histogram(0, 0, 0, 0, "verb", "POST"),
+		queueMetric: family(zero(metrics.ReconcileQueue), zero("cluster-1")),
+		workMetric:  family(zero(metrics.ReconcileQueue), zero("cluster-1")),
+		restMetric:  family(zero("")),
 	}}
-	// 100 reconciles, all under 10 ms in the queue and between 10 and 100 ms of work; 200
-	// requests of 1 s in total: 10 ms of apiserver time per reconcile.
+	// 100 reconciles and 100 lane items. The reconcile queue waits under 10 ms, reconciles
+	// take under 10 ms; lanes wait 10-100 ms and work 10-100 ms. 200 requests of 1 s in all:
+	// 10 ms of apiserver time per lane item.
 	after := []map[string]*dto.MetricFamily{{
-		queueMetric: histogram(0.1, 100, 100, 100),
-		workMetric:  histogram(3, 0, 100, 100),
-		restMetric:  histogram(1, 200, 200, 200, "verb", "POST"),
+		queueMetric: family(series(metrics.ReconcileQueue, 0.1, 100, 100, 100), series("cluster-1", 5, 0, 100, 100)),
+		workMetric:  family(series(metrics.ReconcileQueue, 0.2, 100, 100, 100), series("cluster-1", 3, 0, 100, 100)),
+		restMetric:  family(series("", 1, 200, 200, 200)),
 	}}
 	s := splitOf(before, after)
-	if got, want := s.apiserverPerReconcile(), 0.01; math.Abs(got-want) > 1e-9 {
-		t.Errorf("apiserver per reconcile = %v, want %v", got, want)
+	if got, want := s.apiserverPerStep(), 0.01; math.Abs(got-want) > 1e-9 {
+		t.Errorf("apiserver per step = %v, want %v", got, want)
 	}
-	// queue p99 9.9 ms + work p99 (10 + 90·0.99) ms - 10 ms.
-	if got, want := s.syncerShare(), 0.0099+0.0991-0.01; math.Abs(got-want) > 1e-9 {
+	// p99 in the first bucket: 9.9 ms; in the second: 10 + 90·0.99 ms.
+	if got, want := s.syncerShare(), 2*0.0099+2*0.0991-0.01; math.Abs(got-want) > 1e-9 {
 		t.Errorf("syncer share = %v, want %v", got, want)
 	}
 }
 
-func TestSyncerShareNeedsTheWorkqueueHistograms(t *testing.T) {
-	scrape := []map[string]*dto.MetricFamily{{syncMetric: histogram(1, 0, 10, 10)}}
-	s := splitOf(scrape, scrape)
-	if !math.IsNaN(s.syncerShare()) {
-		t.Errorf("syncer share = %v without queue and request histograms, want NaN", s.syncerShare())
-	}
-	if len(s.work.Bounds) == 0 {
-		t.Error("the reconcile histogram did not stand in for the workqueue's work histogram")
+func TestSyncerShareNeedsTheHistograms(t *testing.T) {
+	scrape := []map[string]*dto.MetricFamily{{queueMetric: family(series(metrics.ReconcileQueue, 1, 0, 10, 10))}}
+	if s := splitOf(scrape, scrape); !math.IsNaN(s.syncerShare()) {
+		t.Errorf("syncer share = %v without the work and request histograms, want NaN", s.syncerShare())
 	}
 }
