@@ -146,6 +146,10 @@ func measure(ctx context.Context, cfg config, n int, binary, dir string) (res *r
 	if err != nil {
 		return nil, err
 	}
+	cpu0, err := syncerCPU(r)
+	if err != nil {
+		return nil, err
+	}
 	res.exports, err = r.ExportLatency(ctx, latencyNS, names, cfg.rate)
 	if err != nil {
 		return nil, err
@@ -157,7 +161,11 @@ func measure(ctx context.Context, cfg config, n int, binary, dir string) (res *r
 	if err != nil {
 		return nil, err
 	}
-	res.split = splitOf(before, after)
+	cpu1, err := syncerCPU(r)
+	if err != nil {
+		return nil, err
+	}
+	res.split = splitOf(before, after, cpu1-cpu0)
 	syncload.Logf("%d clusters: export p99 %v", n, syncload.Percentile(res.exports.ToAll, 0.99).Round(time.Millisecond))
 	return res, nil
 }
@@ -171,6 +179,19 @@ func settle(ctx context.Context, r *syncload.Run) error {
 		return ctx.Err()
 	}
 	return r.WaitQuiet(ctx)
+}
+
+// syncerCPU is the CPU time every syncer has used so far.
+func syncerCPU(r *syncload.Run) (float64, error) {
+	sum := 0.0
+	for _, p := range r.Syncers {
+		u, err := p.Usage()
+		if err != nil {
+			return 0, err
+		}
+		sum += u.CPUSeconds
+	}
+	return sum, nil
 }
 
 type result struct {

@@ -62,7 +62,7 @@ func report(w io.Writer, cfg config, results []*result) {
 			per := func(n uint64) float64 { return float64(n) / float64(cfg.exports) }
 			return fmt.Sprintf("%.1f / %.1f / %.1f", per(r.split.reconcile.Count), per(r.split.laneWork.Count), per(r.split.apiserver.Count))
 		}, ""),
-		row("syncer's own processing per step (reconcile + lane − requests), mean", "ms", func(r *result) string { return ms(r.split.ownPerStep()) }, ""),
+		row("syncer CPU per step (reconcile + lane item), mean", "ms", func(r *result) string { return ms(r.split.cpuPerStep()) }, ""),
 		row("syncer share of export p99", "ms", func(r *result) string { return ms(r.split.syncerShare()) }, "≤ 50"),
 		row("syncer share / export p99", "%", func(r *result) string {
 			return fmt.Sprintf("%.0f", 100*r.split.syncerShare()/syncload.Percentile(r.exports.ToAll, 0.99).Seconds())
@@ -71,10 +71,10 @@ func report(w io.Writer, cfg config, results []*result) {
 	printTable(w, header, rows)
 	fmt.Fprintln(w, "\nAn export reaches a target's ServiceImport through that target syncer's reconcile queue and reconcile, then its lane "+
 		"queue and the lane's writes (whose requests are the apiserver's time). syncer share = p99 of the reconcile queue wait + p99 of "+
-		"the lane queue wait + the syncer's own processing per step (reconcile and lane time less their apiserver requests, summed over "+
-		"every syncer, per lane item), from histogram deltas over the latency phase (quantiles interpolated in buckets as "+
-		"histogram_quantile does). Histograms cannot split a reconcile at its p99 into processing and requests, so processing is a mean; "+
-		"client rate-limiter waits count as the syncer's.")
+		"the lane queue wait + the syncers' CPU time per step (every syncer's CPU seconds during the latency phase over its lane items). "+
+		"Queue quantiles come from histogram deltas over the latency phase, interpolated in buckets as histogram_quantile does. A queue "+
+		"wait includes a key re-submitted while its own earlier write is still in flight, which is not on the path of the import's first "+
+		"appearance, so the share is an upper estimate.")
 	fmt.Fprintln(w, "RSS per member per 1,000 cached services = median syncer RSS / (N × services / 1,000): each syncer caches every member's Services, exports and slices.")
 	growth(w, cfg, results)
 	fmt.Fprintf(w, "\nwrites per syncer per service during the cold convergence, by kind, verb and result (the minimum: 1 derived Service, 1 ServiceImport, 1 import status, N slices, 1 export status)\n")

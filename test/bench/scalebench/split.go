@@ -27,10 +27,13 @@ type split struct {
 	// apiserver times the requests (watches are not timed); rateLimiter the client-side
 	// waits before them, which are the syncer's own.
 	apiserver, rateLimiter syncload.Histogram
+	// cpuSeconds is the CPU time of every syncer over the same interval.
+	cpuSeconds float64
 }
 
-// splitOf is the observations between the scrapes before and after (one per syncer).
-func splitOf(before, after []map[string]*dto.MetricFamily) split {
+// splitOf is the observations between the scrapes before and after (one per syncer), during
+// which the syncers used cpuSeconds.
+func splitOf(before, after []map[string]*dto.MetricFamily, cpuSeconds float64) split {
 	delta := func(name string, match func(map[string]string) bool) syncload.Histogram {
 		h1, ok := syncload.SumHistograms(after, name, match)
 		if !ok {
@@ -49,25 +52,26 @@ func splitOf(before, after []map[string]*dto.MetricFamily) split {
 		laneWork:      delta(workMetric, lane),
 		apiserver:     delta(restMetric, nil),
 		rateLimiter:   delta(rateLimiterMetric, nil),
+		cpuSeconds:    cpuSeconds,
 	}
 }
 
-// ownPerStep is the syncer's own processing time of one reconcile-and-lane step, mean: the
-// reconciles' and lane items' time less their apiserver requests, every syncer's summed, over
-// the lane items (each follows a reconcile; no-op reconciles make it larger, not smaller).
-// NaN without the histograms.
-func (s split) ownPerStep() float64 {
-	if len(s.apiserver.Bounds) == 0 || len(s.reconcile.Bounds) == 0 || s.laneWork.Count == 0 {
+// cpuPerStep is the syncers' CPU time per reconcile-and-lane step, mean: every syncer's CPU
+// seconds during the phase over the lane items (each follows a reconcile). It is the
+// syncer's own processing, watch decoding and no-op reconciles included; waiting for the
+// apiserver takes none. (Reconcile time less request time cannot stand in: a lane writes the
+// ServiceImport and the slices concurrently, so its requests overlap.) NaN without lane items.
+func (s split) cpuPerStep() float64 {
+	if s.laneWork.Count == 0 {
 		return math.NaN()
 	}
-	return (s.reconcile.Sum + s.laneWork.Sum - s.apiserver.Sum) / float64(s.laneWork.Count)
+	return s.cpuSeconds / float64(s.laneWork.Count)
 }
 
 // syncerShare is the syncer's part of an export's p99 latency, in seconds: the p99s of the
 // two queue waits on its path (the reconcile queue, then the target's lane; a key waits
-// there behind other keys, or behind its own write still in flight), plus the syncer's own
-// processing per step. Histograms cannot separate a reconcile's processing at its p99 from the
-// requests inside it, so that part is the mean. NaN without the histograms.
+// there behind other keys, or behind its own earlier write still in flight), plus the
+// syncer's CPU time per step. NaN without the histograms.
 func (s split) syncerShare() float64 {
-	return s.reconcileWait.Quantile(0.99) + s.laneWait.Quantile(0.99) + s.ownPerStep()
+	return s.reconcileWait.Quantile(0.99) + s.laneWait.Quantile(0.99) + s.cpuPerStep()
 }

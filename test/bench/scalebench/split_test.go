@@ -30,17 +30,16 @@ func TestSyncerShare(t *testing.T) {
 		workMetric:  family(zero(metrics.ReconcileQueue), zero("cluster-1")),
 		restMetric:  family(zero("")),
 	}}
-	// 100 reconciles and 100 lane items. The reconcile queue waits under 10 ms, reconciles
-	// take 0.2 s in all; lanes wait 10-100 ms and work 3 s in all; 200 requests take 1 s.
+	// 100 reconciles and 100 lane items, 2.2 CPU-seconds. The reconcile queue waits under
+	// 10 ms; lanes wait 10-100 ms.
 	after := []map[string]*dto.MetricFamily{{
 		queueMetric: family(series(metrics.ReconcileQueue, 0.1, 100, 100, 100), series("cluster-1", 5, 0, 100, 100)),
 		workMetric:  family(series(metrics.ReconcileQueue, 0.2, 100, 100, 100), series("cluster-1", 3, 0, 100, 100)),
 		restMetric:  family(series("", 1, 200, 200, 200)),
 	}}
-	s := splitOf(before, after)
-	// Own time: (0.2 + 3 - 1) s over 100 lane items.
-	if got, want := s.ownPerStep(), 0.022; math.Abs(got-want) > 1e-9 {
-		t.Errorf("own time per step = %v, want %v", got, want)
+	s := splitOf(before, after, 2.2)
+	if got, want := s.cpuPerStep(), 0.022; math.Abs(got-want) > 1e-9 {
+		t.Errorf("CPU per step = %v, want %v", got, want)
 	}
 	// Queue waits at p99: in the first bucket 9.9 ms, in the second 10 + 90·0.99 ms.
 	if got, want := s.syncerShare(), 0.0099+0.0991+0.022; math.Abs(got-want) > 1e-9 {
@@ -50,7 +49,7 @@ func TestSyncerShare(t *testing.T) {
 
 func TestSyncerShareNeedsTheHistograms(t *testing.T) {
 	scrape := []map[string]*dto.MetricFamily{{queueMetric: family(series(metrics.ReconcileQueue, 1, 0, 10, 10))}}
-	if s := splitOf(scrape, scrape); !math.IsNaN(s.syncerShare()) {
-		t.Errorf("syncer share = %v without the work and request histograms, want NaN", s.syncerShare())
+	if s := splitOf(scrape, scrape, 1); !math.IsNaN(s.syncerShare()) {
+		t.Errorf("syncer share = %v without the lane histograms, want NaN", s.syncerShare())
 	}
 }
