@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 45m
 # The syncer's version, written on its heartbeat Lease (kubectl clusterset members shows it).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: help tools test-tools build test demo demo-smoke bench bench-dns bench-sync lint
+.PHONY: help tools test-tools build test demo demo-smoke bench bench-dns bench-sync bench-scale lint
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,13 +42,17 @@ demo: tools build ## Run a local clusterset with the syncer and CoreDNS, and dig
 demo-smoke: tools build ## The demo, non-interactive: check the answers, tear down, fail on a mismatch.
 	$(BIN)/demo --smoke
 
-bench: bench-dns bench-sync ## Run every benchmark.
+bench: bench-dns bench-sync bench-scale ## Run every benchmark.
 
 bench-dns: tools build ## DNS: our plugin vs stock kubernetes multicluster vs a bare miekg/dns server.
 	go run ./test/bench/dnsbench
 
 bench-sync: tools build ## Syncer: export and endpoint latencies, cold convergence, writes.
 	go run ./test/bench/syncbench
+
+BENCH_SCALE_FLAGS ?=
+bench-scale: tools ## Syncer at 10, 5 and 3 clusters: convergence, writes, RSS/CPU, latency split. Flags: BENCH_SCALE_FLAGS.
+	go run ./test/bench/scalebench $(BENCH_SCALE_FLAGS)
 
 lint: ## go vet and staticcheck (built from its pin on first use).
 	@test/tools/build.sh lint

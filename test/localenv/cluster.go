@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ func (e *Env) newCluster(index, port int) *Cluster {
 	c := &Cluster{
 		ID:          fmt.Sprintf("cluster-%d", index),
 		ServiceCIDR: fmt.Sprintf("10.%d.0.0/16", 100+index),
+		PodCIDR:     fmt.Sprintf("10.%d.0.0/16", podRangeBase+index),
 		NodeName:    fmt.Sprintf("cluster-%d-node", index),
 		Server:      fmt.Sprintf("https://127.0.0.1:%d", port),
 		port:        port,
@@ -33,6 +35,24 @@ func (e *Env) newCluster(index, port int) *Cluster {
 		c.ServiceCIDRIPv6 = fmt.Sprintf("fd00:%d::/112", 100+index)
 	}
 	return c
+}
+
+// podRangeBase puts cluster i's PodCIDR at 10.(podRangeBase+i).0.0/16, above every
+// cluster's ServiceCIDR 10.(100+i).0.0/16 for i up to MaxClusters.
+const podRangeBase = 130
+
+// MaxPodIPs is the number of distinct addresses PodIP hands out.
+const MaxPodIPs = 1<<16 - 2
+
+// PodIP is the n-th address of the cluster's PodCIDR, n from 0 to MaxPodIPs-1 (the
+// network and broadcast addresses are skipped).
+func (c *Cluster) PodIP(n int) string {
+	if n < 0 || n >= MaxPodIPs {
+		panic(fmt.Sprintf("PodIP(%d): out of range [0, %d)", n, MaxPodIPs))
+	}
+	prefix := netip.MustParsePrefix(c.PodCIDR).Addr().As4()
+	host := n + 1
+	return netip.AddrFrom4([4]byte{prefix[0], prefix[1], byte(host >> 8), byte(host)}).String()
 }
 
 // serviceRanges is the apiserver's --service-cluster-ip-range: IPv4, then IPv6 if dual-stack.

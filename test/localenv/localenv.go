@@ -86,6 +86,10 @@ type Cluster struct {
 	// ServiceCIDRIPv6 is the cluster's secondary, IPv6 Service range; empty
 	// unless the cluster is dual-stack (Options.DualStackClusters).
 	ServiceCIDRIPv6 string
+	// PodCIDR is the (IPv4) range from which benchmarks and tests give the
+	// cluster's Pods their addresses (see PodIP). It overlaps no cluster's
+	// ServiceCIDR, so a peer's address filter keeps these endpoints.
+	PodCIDR string
 	// Server is the apiserver URL.
 	Server string
 	// NodeName is the cluster's one Node, in zone <ID>-zone, to which

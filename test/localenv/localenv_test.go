@@ -3,6 +3,7 @@ package localenv
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -216,5 +217,35 @@ func TestBadInputStartsNothing(t *testing.T) {
 				t.Errorf("%s was created although Start failed", dir)
 			}
 		})
+	}
+}
+
+// Every cluster's Pod addresses must survive every peer's address filter, which drops
+// addresses in the importing cluster's Service ranges.
+func TestPodIPsLieOutsideEveryServiceCIDR(t *testing.T) {
+	env := &Env{}
+	var clusters []*Cluster
+	for i := 1; i <= MaxClusters; i++ {
+		clusters = append(clusters, env.newCluster(i, 0))
+	}
+	for _, c := range clusters {
+		pods := netip.MustParsePrefix(c.PodCIDR)
+		for _, n := range []int{0, 1, 254, 255, 256, MaxPodIPs - 1} {
+			ip := netip.MustParseAddr(c.PodIP(n))
+			if !pods.Contains(ip) || ip == pods.Addr() {
+				t.Errorf("%s: PodIP(%d) = %s, not a host address of %s", c.ID, n, ip, c.PodCIDR)
+			}
+			for _, other := range clusters {
+				if netip.MustParsePrefix(other.ServiceCIDR).Contains(ip) {
+					t.Errorf("%s: PodIP(%d) = %s lies in %s's ServiceCIDR %s", c.ID, n, ip, other.ID, other.ServiceCIDR)
+				}
+			}
+		}
+		if c.PodIP(0) == c.PodIP(MaxPodIPs-1) || c.PodIP(255) == c.PodIP(256) {
+			t.Errorf("%s: PodIP repeats an address", c.ID)
+		}
+	}
+	if clusters[0].PodCIDR == clusters[1].PodCIDR {
+		t.Errorf("clusters share the PodCIDR %s", clusters[0].PodCIDR)
 	}
 }
