@@ -54,7 +54,7 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return dns.RcodeServerFailure, nil
 	}
 
-	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])])
+	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])], state.QType())
 	if n == nil && c.Fall.Through(qname) {
 		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 	}

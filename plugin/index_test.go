@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/miekg/dns"
 	discovery "k8s.io/api/discovery/v1"
 )
 
@@ -45,7 +46,7 @@ func TestUpdateIsCopyOnWrite(t *testing.T) {
 		{second, "other.svc.", false},
 		{second, "web.default.svc.", true},
 	} {
-		if got := tc.snap.lookup(0, tc.rel) != nil; got != tc.want {
+		if got := tc.snap.lookup(0, tc.rel, dns.TypeA) != nil; got != tc.want {
 			t.Errorf("serial %d: %s exists = %t, want %t", tc.snap.serial, tc.rel, got, tc.want)
 		}
 	}
