@@ -3,14 +3,16 @@
 //
 //   - bin/coredns with the clusterset plugin;
 //   - bin/coredns with the stock kubernetes plugin in multicluster mode;
-//   - a bare miekg/dns server answering from a map (the practical limit).
+//   - a bare miekg/dns server answering from a map (the practical limit);
+//   - with -baseline, a second clusterset plugin from another CoreDNS binary (e.g. a build of
+//     the main branch), so that a change is measured against its base in the same run.
 //
 // It starts one local apiserver (test/localenv), starts the servers on the empty cluster, loads
 // what the clusterset syncer would write for N exported services (every other one headless),
 // then drives each server with dnsperf on 127.0.0.1 in alternating rounds and reports medians.
 // CPU time comes from /proc/<pid>/stat; QPS swings a lot on shared machines, CPU per query less.
 //
-//	go run ./test/bench/dnsbench [-services 1000] [-rounds 5] [-duration 10s]
+//	go run ./test/bench/dnsbench [-services 1000] [-rounds 5] [-duration 10s] [-baseline PATH]
 package main
 
 import (
@@ -47,6 +49,7 @@ func main() {
 		settle      = flag.Duration("settle", 10*time.Second, "wait before reading a server's RSS")
 		idle        = flag.Duration("idle", 130*time.Second, "also read RSS this long after start and after loading, once Go's forced GC (every 2 minutes) has run; 0 skips")
 		coredns     = flag.String("coredns", filepath.Join(binDir(), "coredns"), "CoreDNS built with ./build/coredns")
+		baseline    = flag.String("baseline", "", "another CoreDNS built with ./build/coredns whose clusterset plugin runs as a fourth server")
 		verbose     = flag.Bool("v", false, "log the local clusterset's steps")
 
 		bare       = flag.Bool("serve-bare", false, "internal: run the bare server")
@@ -62,7 +65,7 @@ func main() {
 		return
 	}
 	d := newDataset(*services, *clusters, *endpoints)
-	cfg := runConfig{rounds: *rounds, duration: *duration, clients: *clients, outstanding: *outstanding, settle: *settle, idle: *idle, coredns: *coredns, verbose: *verbose}
+	cfg := runConfig{rounds: *rounds, duration: *duration, clients: *clients, outstanding: *outstanding, settle: *settle, idle: *idle, coredns: *coredns, baseline: *baseline, verbose: *verbose}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, d, cfg, os.Stdout); err != nil {
@@ -74,7 +77,7 @@ func main() {
 type runConfig struct {
 	rounds, clients, outstanding int
 	duration, settle, idle       time.Duration
-	coredns                      string
+	coredns, baseline            string
 	verbose                      bool
 }
 
@@ -98,8 +101,10 @@ func run(ctx context.Context, d dataset, cfg runConfig, out io.Writer) error {
 	if _, err := exec.LookPath("dnsperf"); err != nil {
 		return fmt.Errorf("dnsperf not found (Debian package dnsperf: apt-get install dnsperf)")
 	}
-	if _, err := os.Stat(cfg.coredns); err != nil {
-		return fmt.Errorf("%v (build it: go build -o %s ./build/coredns)", err, cfg.coredns)
+	for _, bin := range []string{cfg.coredns, cfg.baseline} {
+		if _, err := os.Stat(bin); bin != "" && err != nil {
+			return fmt.Errorf("%v (build it: go build -o %s ./build/coredns)", err, bin)
+		}
 	}
 	dir, err := os.MkdirTemp("", "dnsbench-")
 	if err != nil {
@@ -119,7 +124,7 @@ func run(ctx context.Context, d dataset, cfg runConfig, out io.Writer) error {
 	defer env.Stop()
 	cl := env.Clusters[0]
 
-	servers, err := startServers(dir, cfg.coredns, cl.Kubeconfig)
+	servers, err := startServers(dir, cfg.coredns, cfg.baseline, cl.Kubeconfig)
 	defer func() {
 		for _, s := range servers {
 			s.stop()
@@ -220,8 +225,10 @@ func readRSSTwice(ctx context.Context, servers []*server, since time.Time, cfg r
 	return settled, idle, err
 }
 
-func startServers(dir, coredns, kubeconfig string) ([]*server, error) {
-	var ports [3]int
+// startServers starts clusterset, stock and bare (in this order, which run relies on), then the
+// baseline clusterset if there is one.
+func startServers(dir, coredns, baseline, kubeconfig string) ([]*server, error) {
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -238,12 +245,20 @@ func startServers(dir, coredns, kubeconfig string) ([]*server, error) {
 			return startCoreDNS(coredns, dir, "stock", stockCorefile(ports[1], kubeconfig), ports[1])
 		},
 		func() (*server, error) { return startBare(dir, kubeconfig, ports[2]) },
+		func() (*server, error) {
+			if baseline == "" {
+				return nil, nil
+			}
+			return startCoreDNS(baseline, dir, "baseline", clustersetCorefile(ports[3], kubeconfig), ports[3])
+		},
 	} {
 		s, err := start()
 		if err != nil {
 			return servers, err
 		}
-		servers = append(servers, s)
+		if s != nil {
+			servers = append(servers, s)
+		}
 	}
 	return servers, nil
 }
@@ -298,6 +313,7 @@ func report(out io.Writer, d dataset, cfg runConfig, servers []*server, m []meas
 		"clusterset": "clusterset plugin",
 		"stock":      "stock kubernetes multicluster",
 		"bare":       "bare miekg/dns map",
+		"baseline":   "clusterset plugin (-baseline)",
 	}
 	fmt.Fprintf(out, "\n%d ServiceImports (%d headless), %d endpoints each, on one kube-apiserver; %d alternating dnsperf runs of %s per server (-c %d -q %d), medians.\n\n",
 		d.services, d.services/2, d.clusters*d.endpointsPerCluster, cfg.rounds, cfg.duration, cfg.clients, cfg.outstanding)
@@ -326,6 +342,13 @@ func report(out io.Writer, d dataset, cfg runConfig, servers []*server, m []meas
 	fmt.Fprintf(out, "data RSS       clusterset / stock: %.2f (target <= 0.50, %s)\n", data[0]/data[1], verdict(data[0]/data[1], 0.5))
 	if cfg.idle > 0 {
 		fmt.Fprintf(out, "data RSS idle  clusterset / stock: %.2f (target <= 0.50, %s)\n", dataIdle[0]/dataIdle[1], verdict(dataIdle[0]/dataIdle[1], 0.5))
+	}
+	if len(servers) > 3 {
+		fmt.Fprintf(out, "baseline: CPU/query / stock %.2f, data RSS / stock %.2f", cpu[3]/cpu[1], data[3]/data[1])
+		if cfg.idle > 0 {
+			fmt.Fprintf(out, ", data RSS idle / stock %.2f", dataIdle[3]/dataIdle[1])
+		}
+		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out, "\nper run, CPU µs/query:")
 	for i, s := range servers {
