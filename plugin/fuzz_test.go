@@ -129,8 +129,9 @@ func allNames(n *importNames) []namedNode {
 	}
 	srv := n.srvNames()
 	all := append([]namedNode{{node: srv.service}}, srv.names...)
-	for _, e := range n.endpoints {
-		all = append(all, e.namedNode)
+	for i := range n.endpoints {
+		e := &n.endpoints[i]
+		all = append(all, namedNode{prefix: e.hostname + "." + e.cluster + ".", node: *n.endpointNode(i)})
 	}
 	return all
 }

@@ -3,32 +3,75 @@ package clusterset
 import (
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
 
-// importNames is one import's names in one zone. The service name and the per-endpoint names,
-// which nearly every query asks for, are built with the index; the SRV names (SRV at the service
-// name, _<proto>. and _<port>._<proto>.), which few queries ask for, on the first query that
-// needs them, and kept from then on (see srvNames). Address records and owner names are carved
-// out of arrays sized per import: one allocation per kind rather than one per record, owner and
-// address, each rounded up to its size class.
+// importNames is one import's names in one zone. The records of the service name, which nearly
+// every query asks for, are built with the index, carved out of arrays sized per import (one
+// allocation per kind rather than one per record and address, each rounded up to its size
+// class). The records of a per-endpoint name, and the SRV names (SRV at the service name,
+// _<proto>. and _<port>._<proto>.), are built on the first query that needs them and kept from
+// then on: until then a name costs what its lookup needs. So the index grows with the names
+// clients ask for, up to every name built in advance, and no query after the first allocates.
 type importNames struct {
 	owner     string // <svc>.<ns>.svc.<zone>
 	ttl       uint32
 	headless  bool
 	service   node           // the service name with its A/AAAA records; SRV is in srv
-	endpoints []endpointName // headless: <hostname>.<clusterid>., sorted by prefix
-	ports     []port         // ClusterSetIP: the import's ports
-	srv       atomic.Pointer[srvNames]
+	endpoints []endpointName // headless: <hostname>.<clusterid>., sorted by that prefix
+	addrs     []netip.Addr   // headless: the addresses of every endpoint name, see addrsOf
+	// ports is what SRV records are built from: the import's ports (ClusterSetIP), or the ports
+	// of every endpoint name (headless) unless they differ, when endpointPorts holds them by
+	// endpoints index.
+	ports         []port
+	endpointPorts [][]port
+	srv           atomic.Pointer[srvNames]
 }
 
 // endpointName is the name of one or more endpoints with one hostname in one cluster.
 type endpointName struct {
-	namedNode        // its A/AAAA records
-	ports     []port // of its endpoints' slices: the ports of its SRV records
+	hostname, cluster string // the labels of its prefix, shared with the cache
+	first             int    // its addresses start at importNames.addrs[first]
+	node              atomic.Pointer[node]
+}
+
+// addrsOf returns the addresses of endpoint name i, A before AAAA.
+func (n *importNames) addrsOf(i int) []netip.Addr {
+	end := len(n.addrs)
+	if i+1 < len(n.endpoints) {
+		end = n.endpoints[i+1].first
+	}
+	return n.addrs[n.endpoints[i].first:end:end]
+}
+
+// portsOf returns the ports of endpoint name i: those of its endpoints' slices.
+func (n *importNames) portsOf(i int) []port {
+	if n.endpointPorts != nil {
+		return n.endpointPorts[i]
+	}
+	return n.ports
+}
+
+// compare orders e by its prefix <hostname>.<cluster>. against prefix, without building it.
+func (e *endpointName) compare(prefix string) int {
+	for _, part := range [...]string{e.hostname, ".", e.cluster, "."} {
+		k := min(len(part), len(prefix))
+		if c := strings.Compare(part[:k], prefix[:k]); c != 0 {
+			return c
+		}
+		if k < len(part) {
+			return 1 // prefix is a proper prefix of e's
+		}
+		prefix = prefix[k:]
+	}
+	if prefix != "" {
+		return -1
+	}
+	return 0
 }
 
 // srvNames is the part of importNames built on first use.
@@ -60,10 +103,57 @@ func (n *importNames) lookup(prefix string, qtype uint16) *node {
 		}
 		return nil
 	}
-	if j, ok := slices.BinarySearchFunc(n.endpoints, prefix, func(e endpointName, p string) int { return strings.Compare(e.prefix, p) }); ok {
-		return &n.endpoints[j].node
+	j := sort.Search(len(n.endpoints), func(j int) bool { return n.endpoints[j].compare(prefix) >= 0 })
+	if j < len(n.endpoints) && n.endpoints[j].compare(prefix) == 0 {
+		return n.endpointNode(j)
 	}
 	return nil
+}
+
+// endpointNode returns the node of endpoint name i, building it on the first call (as srvNames
+// does).
+func (n *importNames) endpointNode(i int) *node {
+	if nd := n.endpoints[i].node.Load(); nd != nil {
+		return nd
+	}
+	n.buildEndpointNodes(i)
+	return n.endpoints[i].node.Load()
+}
+
+// buildEndpointNodes builds the nodes of those endpoint names of which are not built yet, their
+// records and owner names carved out of arrays shared by all of them.
+func (n *importNames) buildEndpointNodes(which ...int) {
+	var sizes recordCount
+	var todo []int
+	ownerBytes := 0
+	for _, i := range which {
+		if e := &n.endpoints[i]; e.node.Load() == nil {
+			todo = append(todo, i)
+			sizes.add(n.addrsOf(i))
+			ownerBytes += len(e.hostname) + len(e.cluster) + 2 + len(n.owner)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(ownerBytes)
+	for _, i := range todo {
+		e := &n.endpoints[i]
+		b.WriteString(e.hostname)
+		b.WriteByte('.')
+		b.WriteString(e.cluster)
+		b.WriteByte('.')
+		b.WriteString(n.owner)
+	}
+	owners, rec, nodes := b.String(), sizes.records(), make([]node, len(todo))
+	for k, i := range todo {
+		e := &n.endpoints[i]
+		size := len(e.hostname) + len(e.cluster) + 2 + len(n.owner)
+		nodes[k].sets = rec.sets(owners[:size], n.ttl, n.addrsOf(i))
+		owners = owners[size:]
+		e.node.CompareAndSwap(nil, &nodes[k]) // a concurrent first query may have built it
+	}
 }
 
 // srvNames returns the SRV names, building them on the first call. Concurrent first calls may
@@ -97,9 +187,9 @@ func buildNames(zone string, ttl uint32, svc *service) *importNames {
 	return n
 }
 
-// addEndpoints gives the service name every distinct ready address and each endpoint with a
-// cluster ID its name. eps is sorted by cluster, hostname and address (see newService), so the
-// endpoints of one name are adjacent.
+// addEndpoints gives the service name every distinct ready address, and indexes the name of each
+// endpoint with a cluster ID. eps is sorted by cluster, hostname and address (see newService),
+// so the endpoints of one name are adjacent, A before AAAA.
 func (n *importNames) addEndpoints(eps []endpoint) {
 	var all []netip.Addr
 	seen := make(map[netip.Addr]struct{}, len(eps))
@@ -111,52 +201,42 @@ func (n *importNames) addEndpoints(eps []endpoint) {
 	}
 	var sizes recordCount
 	sizes.add(all)
-	var groups [][]endpoint // the endpoints of each name
-	ownerBytes := 0
+	n.service.sets = sizes.records().sets(n.owner, n.ttl, all)
+
+	type group struct {
+		prefix string
+		eps    []endpoint
+	}
+	var groups []group
 	for rest := eps; len(rest) > 0; {
 		k := 1
 		for k < len(rest) && rest[k].cluster == rest[0].cluster && rest[k].hostname == rest[0].hostname {
 			k++
 		}
-		group := rest[:k]
+		g := group{rest[0].hostname + "." + rest[0].cluster + ".", rest[:k]}
 		rest = rest[k:]
-		owner := len(group[0].hostname) + len(group[0].cluster) + 2 + len(n.owner)
-		if group[0].cluster == "" || owner >= 255 { // see fits
-			continue // no per-endpoint name, hence no SRV target either
+		if g.eps[0].cluster != "" && fits(g.prefix+n.owner) { // else no name, hence no SRV target
+			groups = append(groups, g)
 		}
-		groups = append(groups, group)
-		ownerBytes += owner
-		sizes.add(addrsOf(group))
 	}
-	rec := sizes.records()
-	n.service.sets = rec.sets(n.owner, n.ttl, all)
-
-	// Every per-endpoint owner name is a substring of one string.
-	var b strings.Builder
-	b.Grow(ownerBytes)
-	for _, g := range groups {
-		b.WriteString(g[0].hostname + "." + g[0].cluster + "." + n.owner)
-	}
-	owners := b.String()
+	slices.SortFunc(groups, func(a, b group) int { return strings.Compare(a.prefix, b.prefix) })
 	n.endpoints = make([]endpointName, len(groups))
+	n.addrs = make([]netip.Addr, 0, len(eps))
+	ports := make([][]port, len(groups))
 	for i, g := range groups {
-		prefix := len(g[0].hostname) + len(g[0].cluster) + 2
-		owner := owners[:prefix+len(n.owner)]
-		owners = owners[len(owner):]
-		n.endpoints[i] = endpointName{
-			namedNode: namedNode{prefix: owner[:prefix], node: node{sets: rec.sets(owner, n.ttl, addrsOf(g))}},
-			ports:     portsOf(g),
+		e := &n.endpoints[i]
+		e.hostname, e.cluster, e.first = g.eps[0].hostname, g.eps[0].cluster, len(n.addrs)
+		for _, ep := range g.eps {
+			n.addrs = append(n.addrs, ep.addr)
 		}
+		ports[i] = portsOf(g.eps)
 	}
-	slices.SortFunc(n.endpoints, func(a, b endpointName) int { return strings.Compare(a.prefix, b.prefix) })
-}
-
-func addrsOf(eps []endpoint) []netip.Addr {
-	out := make([]netip.Addr, len(eps))
-	for i, e := range eps {
-		out[i] = e.addr
+	n.addrs = slices.Clip(n.addrs)
+	if len(ports) > 0 && !slices.ContainsFunc(ports, func(p []port) bool { return !slices.Equal(p, ports[0]) }) {
+		n.ports = ports[0]
+	} else {
+		n.endpointPorts = ports
 	}
-	return out
 }
 
 // portsOf returns the ports of the endpoints' slices: usually all share one, which is then shared
@@ -251,25 +331,59 @@ func (r *recordArena) record(owner string, ttl uint32, a netip.Addr) dns.RR {
 
 // buildSRV builds the SRV names and the service name with its SRV records.
 func (n *importNames) buildSRV() *srvNames {
-	b := &srvBuilder{svcName: n.owner, ttl: n.ttl, names: map[string]*node{}}
+	b := &srvBuilder{importNames: n, names: map[string]*node{}}
 	svc := &node{sets: slices.Clone(n.service.sets)}
 	if n.headless {
-		b.addHeadless(svc, n.endpoints)
+		b.addHeadless(svc)
 	} else {
 		b.addClusterSetIP(svc, n.ports)
 	}
-	s := &srvNames{service: *svc, names: make([]namedNode, 0, len(b.names))}
-	s.service.sets, s.service.extra = exact(svc.sets), exact(svc.extra)
+	s := &srvNames{names: make([]namedNode, 0, len(b.names))}
+	nodes := []*node{svc}
 	for prefix, n := range b.names {
-		// Exact-size copies: append left spare capacity, which the index would keep for long.
-		for i := range n.sets {
-			n.sets[i].rrs = exact(n.sets[i].rrs)
-		}
-		n.sets, n.extra = exact(n.sets), exact(n.extra)
 		s.names = append(s.names, namedNode{prefix: prefix, node: *n})
 	}
 	slices.SortFunc(s.names, func(a, b namedNode) int { return strings.Compare(a.prefix, b.prefix) })
+	for i := range s.names {
+		nodes = append(nodes, &s.names[i].node)
+	}
+	compactSRV(nodes)
+	s.service = *svc
 	return s
+}
+
+// compactSRV moves the SRV records of nodes into one array, and gives nodes with equal
+// additional sections (the service name and each named port of a service whose endpoints have
+// one port set) one copy of it: the builder leaves one allocation per record, and spare capacity.
+func compactSRV(nodes []*node) {
+	total := 0
+	for _, n := range nodes {
+		rrs, _ := n.records(dns.TypeSRV)
+		total += len(rrs)
+	}
+	recs, slots := make([]dns.SRV, total), make([]dns.RR, total)
+	var extras [][]dns.RR
+	for _, n := range nodes {
+		for i := range n.sets {
+			if n.sets[i].qtype != dns.TypeSRV {
+				continue
+			}
+			k := len(n.sets[i].rrs)
+			for j, rr := range n.sets[i].rrs {
+				recs[j] = *rr.(*dns.SRV)
+				slots[j] = &recs[j]
+			}
+			n.sets[i].rrs = slots[:k:k]
+			recs, slots = recs[k:], slots[k:]
+		}
+		n.sets = exact(n.sets)
+		if j := slices.IndexFunc(extras, func(e []dns.RR) bool { return slices.Equal(e, n.extra) }); j >= 0 {
+			n.extra = extras[j]
+		} else {
+			n.extra = exact(n.extra)
+			extras = append(extras, n.extra)
+		}
+	}
 }
 
 // exact returns s in a new array of its length (nil if empty), so len == cap.
@@ -286,9 +400,8 @@ func fits(name string) bool { return len(name) < 255 }
 
 // srvBuilder collects the SRV names of one service in one zone.
 type srvBuilder struct {
-	svcName string // <svc>.<ns>.svc.<zone>
-	ttl     uint32
-	names   map[string]*node // by prefix
+	*importNames
+	names map[string]*node // by prefix
 }
 
 func (b *srvBuilder) node(prefix string) *node {
@@ -319,7 +432,7 @@ func (b *srvBuilder) srvNode(p port) (*node, string) {
 		return nil, ""
 	}
 	prefix := "_" + p.name + "._" + p.proto + "."
-	owner := prefix + b.svcName
+	owner := prefix + b.owner
 	if !fits(owner) {
 		return nil, ""
 	}
@@ -347,11 +460,11 @@ func (b *srvBuilder) addClusterSetIP(n *node, ports []port) {
 			continue
 		}
 		if srv != nil {
-			srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Weight: 100, Port: p.port, Target: b.svcName})
+			srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Weight: 100, Port: p.port, Target: b.owner})
 			srv.extra = addrs
 		}
 		if !slices.ContainsFunc(atService, func(rr dns.RR) bool { return rr.(*dns.SRV).Port == p.port }) {
-			atService = append(atService, &dns.SRV{Hdr: hdr(b.svcName, dns.TypeSRV, b.ttl), Port: p.port, Target: b.svcName})
+			atService = append(atService, &dns.SRV{Hdr: hdr(b.owner, dns.TypeSRV, b.ttl), Port: p.port, Target: b.owner})
 		}
 	}
 	for _, rr := range atService {
@@ -366,14 +479,14 @@ func (b *srvBuilder) addClusterSetIP(n *node, ports []port) {
 // addHeadless gives the service name n SRV records that target the endpoints' names: at n one
 // per endpoint name and port number, at _<port>._<proto> one per endpoint name and named port.
 // The additional section holds the targets' address records, shared with the endpoints' names.
-func (b *srvBuilder) addHeadless(n *node, eps []endpointName) {
+func (b *srvBuilder) addHeadless(n *node) {
 	type srvKey struct {
 		owner, target string
 		port          uint16
 	}
 	seen := make(map[srvKey]struct{})
 	var srvNodes []*node
-	targets := make(map[string]*node, len(eps))
+	targets := make(map[string]*node, len(b.endpoints))
 	addSRV := func(srv *node, owner, target string, port uint16) {
 		key := srvKey{owner, target, port}
 		if _, dup := seen[key]; dup {
@@ -385,12 +498,17 @@ func (b *srvBuilder) addHeadless(n *node, eps []endpointName) {
 		}
 		srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Port: port, Target: target})
 	}
-	for i := range eps {
-		e := &eps[i]
-		target := e.node.sets[0].rrs[0].Header().Name // the owner of its addresses
-		targets[target] = &e.node
-		for _, p := range e.ports {
-			addSRV(n, b.svcName, target, p.port)
+	all := make([]int, len(b.endpoints))
+	for i := range all {
+		all[i] = i
+	}
+	b.buildEndpointNodes(all...)
+	for i := range b.endpoints {
+		nd := b.endpointNode(i)
+		target := nd.sets[0].rrs[0].Header().Name // the owner of its addresses
+		targets[target] = nd
+		for _, p := range b.portsOf(i) {
+			addSRV(n, b.owner, target, p.port)
 			if srv, owner := b.srvNode(p); srv != nil {
 				addSRV(srv, owner, target, p.port)
 			}
