@@ -2,8 +2,9 @@
 // DNS specification (KEP-1645, schema 1.0.0) for the clusterset.local zone, from ServiceImports
 // and the EndpointSlices labelled multicluster.kubernetes.io/service-name.
 //
-// Informer events re-index the imports they touch into a new immutable snapshot that holds every
-// answer in advance; ServeDNS only looks the query name up in the current snapshot.
+// Informer events re-index the imports they touch into a new immutable snapshot of every name;
+// ServeDNS only looks the query name up in the current snapshot, whose records are built with it
+// or, for per-endpoint and SRV names, by their first query.
 package clusterset
 
 import (

@@ -7,12 +7,12 @@ import (
 	"github.com/miekg/dns"
 )
 
-// snapshot is an immutable index of every name the plugin answers, with the records built in
-// advance (the SRV names of an import on their first query, see importNames). A change produces
-// a new snapshot (see update) that shares with the previous one every shard it did not touch;
-// nothing reachable from a published snapshot is ever modified, except that the SRV names are
-// stored once, atomically. Record slices have len == cap, so a plugin appending to a response
-// reallocates instead of writing into the index.
+// snapshot is an immutable index of every name the plugin answers. A change produces a new
+// snapshot (see update) that shares with the previous one every shard it did not touch; nothing
+// reachable from a published snapshot is ever modified, except that the records of per-endpoint
+// and SRV names are stored once, atomically, by their first query (see importNames). Record
+// slices have len == cap, so a plugin appending to a response reallocates instead of writing
+// into the index.
 type snapshot struct {
 	zones      []*zoneIndex          // in the order of Clusterset.Zones
 	shards     [shardCount]importMap // the imports, by shardOf their key

@@ -16,7 +16,7 @@ import (
 // class). The records of a per-endpoint name, and the SRV names (SRV at the service name,
 // _<proto>. and _<port>._<proto>.), are built on the first query that needs them and kept from
 // then on: until then a name costs what its lookup needs. So the index grows with the names
-// clients ask for, up to every name built in advance, and no query after the first allocates.
+// clients ask for, up to every record built in advance, and no query after the first allocates.
 type importNames struct {
 	owner     string // <svc>.<ns>.svc.<zone>
 	ttl       uint32
