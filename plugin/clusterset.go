@@ -73,9 +73,9 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	m.Answer, m.Extra = n.records(state.QType())
 	switch {
 	case n.nameserver:
-		m.Answer = c.nameserverAddress(state, snap.zones[zi].nameserver, state.QType())
+		m.Answer = c.nameserverAddress(state, snap.zones[zi].nameserver, state.QType(), false)
 	case n.apex && state.QType() == dns.TypeNS:
-		m.Extra = c.nameserverAddress(state, snap.zones[zi].nameserver, 0) // glue
+		m.Extra = c.nameserverAddress(state, snap.zones[zi].nameserver, 0, true)
 	}
 	if len(m.Answer) == 0 {
 		m.Ns = snap.zones[zi].soa
@@ -105,17 +105,17 @@ func (c *Clusterset) zoneOf(qname string) int {
 // nameserverAddress is the address record of the NS target ns.dns.<zone> (owner): the server
 // address the query arrived on, the one address of this server the client is known to reach.
 // CoreDNS's kubernetes plugin, when it cannot find its own Service, likewise answers with the
-// addresses it listens on. qtype is the asked type; 0 (for glue) takes either family.
-func (c *Clusterset) nameserverAddress(state request.Request, owner string, qtype uint16) []dns.RR {
+// addresses it listens on. qtype is the asked type; glue takes either family (and ignores qtype).
+func (c *Clusterset) nameserverAddress(state request.Request, owner string, qtype uint16, glue bool) []dns.RR {
 	addr, err := netip.ParseAddr(state.LocalIP())
 	if err != nil {
 		return nil
 	}
 	addr = addr.Unmap()
 	switch {
-	case addr.Is4() && (qtype == dns.TypeA || qtype == 0):
+	case addr.Is4() && (qtype == dns.TypeA || glue):
 		return []dns.RR{&dns.A{Hdr: hdr(owner, dns.TypeA, c.ttl), A: addr.AsSlice()}}
-	case addr.Is6() && (qtype == dns.TypeAAAA || qtype == 0):
+	case addr.Is6() && (qtype == dns.TypeAAAA || glue):
 		return []dns.RR{&dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, c.ttl), AAAA: addr.AsSlice()}}
 	}
 	return nil
