@@ -3,6 +3,7 @@ package clusterset
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/test"
@@ -10,13 +11,13 @@ import (
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 )
 
 // benchObjects is the dnsbench data set: n imports, every other one headless with 10 ready
 // endpoints (5 per cluster), the others ClusterSetIP.
-func benchObjects(n int) []runtime.Object {
-	var objs []runtime.Object
+func benchObjects(n int) []kruntime.Object {
+	var objs []kruntime.Object
 	ports := []discovery.EndpointPort{slicePort("http", corev1.ProtocolTCP, 80)}
 	for i := range n {
 		name := fmt.Sprintf("svc-%d", i)
@@ -54,6 +55,7 @@ func BenchmarkServeDNS(b *testing.B) {
 			m.SetQuestion(q.name, q.qtype)
 			w := &test.ResponseWriter{}
 			ctx := context.Background()
+			cs.ServeDNS(ctx, w, m) // the first query of a per-endpoint or SRV name builds it
 			b.ReportAllocs()
 			for b.Loop() {
 				cs.ServeDNS(ctx, w, m)
@@ -82,4 +84,31 @@ func BenchmarkUpdate(b *testing.B) {
 			cs.update(all)
 		}
 	})
+}
+
+// BenchmarkIndexMemory reports the live heap of the index of 1,000 imports as built, and once
+// every name has been asked for (which builds the per-endpoint and SRV names).
+func BenchmarkIndexMemory(b *testing.B) {
+	all := changes(benchObjects(1000)...)
+	var built, every uint64
+	for b.Loop() {
+		before := liveHeap()
+		snap := (*snapshot)(nil).update([]string{zone}, defaultTTL, 1, all)
+		built = liveHeap() - before
+		for _, imp := range allImports(snap) {
+			allNames(imp.names[0])
+		}
+		every = liveHeap() - before
+		runtime.KeepAlive(snap)
+	}
+	b.ReportMetric(float64(built)/(1<<20), "MiB-built")
+	b.ReportMetric(float64(every)/(1<<20), "MiB-every-name")
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -2,8 +2,9 @@
 // DNS specification (KEP-1645, schema 1.0.0) for the clusterset.local zone, from ServiceImports
 // and the EndpointSlices labelled multicluster.kubernetes.io/service-name.
 //
-// Informer events re-index the imports they touch into a new immutable snapshot that holds every
-// answer in advance; ServeDNS only looks the query name up in the current snapshot.
+// Informer events re-index the imports they touch into a new immutable snapshot of every name;
+// ServeDNS only looks the query name up in the current snapshot, whose records are built with it
+// or, for per-endpoint and SRV names, by their first query.
 package clusterset
 
 import (
@@ -54,7 +55,7 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return dns.RcodeServerFailure, nil
 	}
 
-	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])])
+	n := snap.lookup(zi, qname[:len(qname)-len(c.Zones[zi])], state.QType())
 	if n == nil && c.Fall.Through(qname) {
 		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 	}
@@ -72,9 +73,9 @@ func (c *Clusterset) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	m.Answer, m.Extra = n.records(state.QType())
 	switch {
 	case n.nameserver:
-		m.Answer = c.nameserverAddress(state, snap.zones[zi].nameserver, state.QType())
+		m.Answer = c.nameserverAddress(state, snap.zones[zi].nameserver, state.QType(), false)
 	case n.apex && state.QType() == dns.TypeNS:
-		m.Extra = c.nameserverAddress(state, snap.zones[zi].nameserver, 0) // glue
+		m.Extra = c.nameserverAddress(state, snap.zones[zi].nameserver, 0, true)
 	}
 	if len(m.Answer) == 0 {
 		m.Ns = snap.zones[zi].soa
@@ -104,17 +105,17 @@ func (c *Clusterset) zoneOf(qname string) int {
 // nameserverAddress is the address record of the NS target ns.dns.<zone> (owner): the server
 // address the query arrived on, the one address of this server the client is known to reach.
 // CoreDNS's kubernetes plugin, when it cannot find its own Service, likewise answers with the
-// addresses it listens on. qtype is the asked type; 0 (for glue) takes either family.
-func (c *Clusterset) nameserverAddress(state request.Request, owner string, qtype uint16) []dns.RR {
+// addresses it listens on. qtype is the asked type; glue takes either family (and ignores qtype).
+func (c *Clusterset) nameserverAddress(state request.Request, owner string, qtype uint16, glue bool) []dns.RR {
 	addr, err := netip.ParseAddr(state.LocalIP())
 	if err != nil {
 		return nil
 	}
 	addr = addr.Unmap()
 	switch {
-	case addr.Is4() && (qtype == dns.TypeA || qtype == 0):
+	case addr.Is4() && (qtype == dns.TypeA || glue):
 		return []dns.RR{&dns.A{Hdr: hdr(owner, dns.TypeA, c.ttl), A: addr.AsSlice()}}
-	case addr.Is6() && (qtype == dns.TypeAAAA || qtype == 0):
+	case addr.Is6() && (qtype == dns.TypeAAAA || glue):
 		return []dns.RR{&dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, c.ttl), AAAA: addr.AsSlice()}}
 	}
 	return nil

@@ -87,12 +87,12 @@ func FuzzIndexNames(f *testing.F) {
 			mcsSlice(ns, "b", name, cluster, discovery.AddressTypeIPv6, ports, ep(ready, hostname, ip6)))
 		snap := (*snapshot)(nil).update([]string{zone}, defaultTTL, 1, changes(objs...))
 		for key, imp := range allImports(snap) {
-			for _, nn := range imp.names[0] {
+			for _, nn := range allNames(imp.names[0]) {
 				owner := nn.prefix + key + ".svc." + zone
 				if _, ok := dns.IsDomainName(owner); !ok || owner != strings.ToLower(owner) || !fits(owner) {
 					t.Fatalf("bad name %q in the index", owner)
 				}
-				if got := snap.lookup(0, owner[:len(owner)-len(zone)]); got == nil {
+				if got := snap.lookup(0, owner[:len(owner)-len(zone)], dns.TypeSRV); got == nil {
 					t.Fatalf("%q is indexed but not found", owner)
 				}
 				m := new(dns.Msg)
@@ -118,6 +118,20 @@ func allImports(s *snapshot) map[string]*indexedImport {
 	all := map[string]*indexedImport{}
 	for _, shard := range s.shards {
 		maps.Copy(all, shard)
+	}
+	return all
+}
+
+// allNames returns every name of n, building its SRV names.
+func allNames(n *importNames) []namedNode {
+	if n == nil {
+		return nil
+	}
+	srv := n.srvNames()
+	all := append([]namedNode{{node: srv.service}}, srv.names...)
+	for i := range n.endpoints {
+		e := &n.endpoints[i]
+		all = append(all, namedNode{prefix: e.hostname + "." + e.cluster + ".", node: *n.endpointNode(i)})
 	}
 	return all
 }

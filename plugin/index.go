@@ -2,16 +2,15 @@ package clusterset
 
 import (
 	"maps"
-	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
 )
 
-// snapshot is an immutable index of every name the plugin answers, with the records built in
-// advance. A change produces a new snapshot (see update) that shares with the previous one every
-// shard it did not touch; nothing reachable from a published snapshot is ever modified. Record
+// snapshot is an immutable index of every name the plugin answers. A change produces a new
+// snapshot (see update) that shares with the previous one every shard it did not touch; nothing
+// reachable from a published snapshot is ever modified, except that the records of per-endpoint
+// and SRV names are stored once, atomically, by their first query (see importNames). Record
 // slices have len == cap, so a plugin appending to a response reallocates instead of writing
 // into the index.
 type snapshot struct {
@@ -32,7 +31,7 @@ type importMap map[string]*indexedImport
 // indexedImport is one import: its names in every zone (nil in a zone where it has none, e.g. a
 // headless import without ready endpoints), and its ready headless endpoints.
 type indexedImport struct {
-	names     [][]namedNode // by zone; see buildService
+	names     []*importNames // by zone; see buildNames
 	endpoints int
 }
 
@@ -51,13 +50,6 @@ type zoneIndex struct {
 	nameserver string           // ns.dns.<zone>, the target of the apex NS record
 	soa        []dns.RR         // [SOA], the authority section of negative answers
 	fixed      map[string]*node // the apex (""), dns., ns.dns., dns-version. and svc.
-}
-
-// namedNode is one name of a service: the service name itself (prefix ""), an SRV name or its
-// parent (_http._tcp., _tcp.), or a per-endpoint name (db-0.cluster-1.).
-type namedNode struct {
-	prefix string // the labels before <svc>.<ns>.svc.<zone>, with the trailing dot
-	node   node
 }
 
 // node is one existing name. A node without records is an empty non-terminal: NODATA for all.
@@ -91,11 +83,11 @@ func (n *node) records(qtype uint16) (answer, extra []dns.RR) {
 	return nil, nil
 }
 
-// lookup returns the node of rel in zone i, or nil if it does not exist. rel is the name
-// relative to the zone, with its trailing dot ("web.default.svc."). It parses rel as
-// [<prefix>]<svc>.<ns>.svc. without allocating. Labels with escaped dots never match, because
-// no indexed name contains a backslash.
-func (s *snapshot) lookup(i int, rel string) *node {
+// lookup returns the node of rel in zone i for a query of qtype, or nil if it does not exist.
+// rel is the name relative to the zone, with its trailing dot ("web.default.svc."). It parses
+// rel as [<prefix>]<svc>.<ns>.svc. without allocating. Labels with escaped dots never match,
+// because no indexed name contains a backslash.
+func (s *snapshot) lookup(i int, rel string, qtype uint16) *node {
 	if n, ok := s.zones[i].fixed[rel]; ok {
 		return n
 	}
@@ -116,14 +108,10 @@ func (s *snapshot) lookup(i int, rel string) *node {
 	if imp == nil {
 		return nil
 	}
-	names := imp.names[i]
-	j, found := slices.BinarySearchFunc(names, head[:svcDot+1], func(n namedNode, prefix string) int {
-		return strings.Compare(n.prefix, prefix)
-	})
-	if !found {
+	if imp.names[i] == nil {
 		return nil
 	}
-	return &names[j].node
+	return imp.names[i].lookup(head[:svcDot+1], qtype)
 }
 
 // update returns a new snapshot in which the imports of changed ("<svc>.<ns>" -> service, or
@@ -163,7 +151,7 @@ func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string
 		}
 		imp := &indexedImport{endpoints: len(svc.endpoints)}
 		for _, zone := range zones {
-			imp.names = append(imp.names, buildService(zone, ttl, svc))
+			imp.names = append(imp.names, buildNames(zone, ttl, svc))
 		}
 		shard[key] = imp
 		next.imports++
@@ -176,7 +164,7 @@ func (s *snapshot) update(zones []string, ttl, serial uint32, changed map[string
 // countNamespace adds delta to the count of ns in every zone where imp has names.
 func (s *snapshot) countNamespace(imp *indexedImport, ns string, delta int) {
 	for i, names := range imp.names {
-		if len(names) == 0 {
+		if names == nil {
 			continue
 		}
 		if s.namespaces[i][ns] += delta; s.namespaces[i][ns] == 0 {
@@ -213,196 +201,4 @@ func apex(zone string, ttl, serial uint32) *zoneIndex {
 
 func hdr(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
-}
-
-// exact returns s in a new array of its length (nil if empty), so len == cap.
-func exact[S ~[]E, E any](s S) S {
-	if len(s) == 0 {
-		return nil
-	}
-	return append(make(S, 0, len(s)), s...)
-}
-
-// fits reports whether a fully qualified name of plain labels (no escapes) is within the
-// 255 octets a DNS name may have on the wire (one more than its text).
-func fits(name string) bool { return len(name) < 255 }
-
-// serviceBuilder collects the names of one service in one zone.
-type serviceBuilder struct {
-	svcName string // <svc>.<ns>.svc.<zone>
-	ttl     uint32
-	names   map[string]*node // by prefix
-}
-
-func (b *serviceBuilder) node(prefix string) *node {
-	n := b.names[prefix]
-	if n == nil {
-		n = &node{}
-		b.names[prefix] = n
-	}
-	return n
-}
-
-// add appends rr to the set of its type.
-func (n *node) add(rr dns.RR) {
-	t := rr.Header().Rrtype
-	for i := range n.sets {
-		if n.sets[i].qtype == t {
-			n.sets[i].rrs = append(n.sets[i].rrs, rr)
-			return
-		}
-	}
-	n.sets = append(n.sets, rrset{t, []dns.RR{rr}})
-}
-
-func (b *serviceBuilder) addAddr(n *node, owner string, a netip.Addr) {
-	if a.Is4() {
-		n.add(&dns.A{Hdr: hdr(owner, dns.TypeA, b.ttl), A: a.AsSlice()})
-	} else {
-		n.add(&dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, b.ttl), AAAA: a.AsSlice()})
-	}
-}
-
-// srvNode returns the node of _<port>._<proto>. of a named port, adding its parent _<proto>. as
-// an empty non-terminal, or nil for an unnamed port or a name that would be too long.
-func (b *serviceBuilder) srvNode(p port) (*node, string) {
-	if p.name == "" {
-		return nil, ""
-	}
-	prefix := "_" + p.name + "._" + p.proto + "."
-	owner := prefix + b.svcName
-	if !fits(owner) {
-		return nil, ""
-	}
-	b.node(prefix[len(p.name)+2:])
-	return b.node(prefix), owner
-}
-
-// srvWeight is the weight of each of n SRV records of one name: equal shares of 100, as CoreDNS's
-// kubernetes plugin gives them.
-func srvWeight(n int) uint16 { return uint16(max(1, 100/n)) } // #nosec G115 -- at most 100
-
-// buildService returns the names of svc in zone, sorted by prefix. For a ClusterSetIP import:
-// the service name (A/AAAA of spec.ips, SRV per port) and one SRV name per named port. For a
-// headless import with ready endpoints: the service name (every ready address, SRV per endpoint
-// and port), one name per endpoint (<hostname>.<clusterid>.) and SRV names per named port.
-// Without ready endpoints a headless import has no names. <clusterid>.<svc> is reserved by the
-// MCS DNS specification and never added.
-func buildService(zone string, ttl uint32, svc *service) []namedNode {
-	b := &serviceBuilder{svcName: svc.name + "." + svc.namespace + ".svc." + zone, ttl: ttl, names: map[string]*node{}}
-	if !fits(b.svcName) || (svc.headless && len(svc.endpoints) == 0) {
-		return nil
-	}
-	n := b.node("")
-	if svc.headless {
-		b.addHeadless(n, svc.endpoints)
-	} else {
-		b.addClusterSetIP(n, svc)
-	}
-	names := make([]namedNode, 0, len(b.names))
-	for prefix, n := range b.names {
-		// Exact-size copies: append left spare capacity, which the index would keep for long.
-		for i := range n.sets {
-			n.sets[i].rrs = exact(n.sets[i].rrs)
-		}
-		n.sets, n.extra = exact(n.sets), exact(n.extra)
-		names = append(names, namedNode{prefix: prefix, node: *n})
-	}
-	slices.SortFunc(names, func(a, b namedNode) int { return strings.Compare(a.prefix, b.prefix) })
-	return names
-}
-
-// addClusterSetIP gives the service name n the addresses of spec.ips, and SRV records that target
-// it with those addresses as additional records: at n one per port number (a TCP and a UDP port
-// of one number give one record, as in CoreDNS's kubernetes plugin), at _<port>._<proto> one per
-// named port. Without addresses the SRV names exist but have no records, since a target without
-// addresses would be no answer.
-func (b *serviceBuilder) addClusterSetIP(n *node, svc *service) {
-	for _, a := range svc.ips {
-		b.addAddr(n, b.svcName, a)
-	}
-	var addrs, atService []dns.RR
-	for _, s := range n.sets {
-		addrs = append(addrs, s.rrs...)
-	}
-	for _, p := range svc.ports {
-		srv, owner := b.srvNode(p)
-		if len(addrs) == 0 {
-			continue
-		}
-		if srv != nil {
-			srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Weight: 100, Port: p.port, Target: b.svcName})
-			srv.extra = addrs
-		}
-		if !slices.ContainsFunc(atService, func(rr dns.RR) bool { return rr.(*dns.SRV).Port == p.port }) {
-			atService = append(atService, &dns.SRV{Hdr: hdr(b.svcName, dns.TypeSRV, b.ttl), Port: p.port, Target: b.svcName})
-		}
-	}
-	for _, rr := range atService {
-		rr.(*dns.SRV).Weight = srvWeight(len(atService))
-		n.add(rr)
-	}
-	if len(atService) > 0 {
-		n.extra = addrs
-	}
-}
-
-// addHeadless gives the service name n every ready address, each endpoint with a cluster ID its
-// own name, and SRV records that target the endpoints' names: at n one per endpoint and port
-// number, at _<port>._<proto> one per endpoint and named port.
-func (b *serviceBuilder) addHeadless(n *node, eps []endpoint) {
-	type srvKey struct {
-		owner, target string
-		port          uint16
-	}
-	seenAddr := make(map[netip.Addr]struct{}, len(eps))
-	seenSRV := make(map[srvKey]struct{})
-	var srvNodes []*node
-	addSRV := func(srv *node, owner, target string, port uint16) {
-		key := srvKey{owner, target, port}
-		if _, dup := seenSRV[key]; dup {
-			return
-		}
-		seenSRV[key] = struct{}{}
-		if rrs, _ := srv.records(dns.TypeSRV); rrs == nil {
-			srvNodes = append(srvNodes, srv)
-		}
-		srv.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, b.ttl), Port: port, Target: target})
-	}
-	for _, ep := range eps {
-		if _, dup := seenAddr[ep.addr]; !dup {
-			seenAddr[ep.addr] = struct{}{}
-			b.addAddr(n, b.svcName, ep.addr)
-		}
-		prefix := ep.hostname + "." + ep.cluster + "."
-		target := prefix + b.svcName
-		if ep.cluster == "" || !fits(target) {
-			continue // no per-endpoint name, hence no SRV target either
-		}
-		prefix = target[:len(prefix)] // share the owner name's bytes
-		b.addAddr(b.node(prefix), target, ep.addr)
-		for _, p := range ep.ports {
-			addSRV(n, b.svcName, target, p.port)
-			if srv, owner := b.srvNode(p); srv != nil {
-				addSRV(srv, owner, target, p.port)
-			}
-		}
-	}
-	// Weights and the additional section need every SRV record of a name. The targets' address
-	// records are shared with the per-endpoint names rather than copied.
-	for _, srv := range srvNodes {
-		rrs, _ := srv.records(dns.TypeSRV)
-		added := make(map[string]struct{}, len(rrs))
-		for _, rr := range rrs {
-			rec := rr.(*dns.SRV)
-			rec.Weight = srvWeight(len(rrs))
-			if _, dup := added[rec.Target]; dup {
-				continue
-			}
-			added[rec.Target] = struct{}{}
-			for _, s := range b.names[rec.Target[:len(rec.Target)-len(b.svcName)]].sets {
-				srv.extra = append(srv.extra, s.rrs...)
-			}
-		}
-	}
 }

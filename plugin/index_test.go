@@ -2,8 +2,10 @@ package clusterset
 
 import (
 	"reflect"
+	"sync"
 	"testing"
 
+	"github.com/miekg/dns"
 	discovery "k8s.io/api/discovery/v1"
 )
 
@@ -45,7 +47,7 @@ func TestUpdateIsCopyOnWrite(t *testing.T) {
 		{second, "other.svc.", false},
 		{second, "web.default.svc.", true},
 	} {
-		if got := tc.snap.lookup(0, tc.rel) != nil; got != tc.want {
+		if got := tc.snap.lookup(0, tc.rel, dns.TypeA) != nil; got != tc.want {
 			t.Errorf("serial %d: %s exists = %t, want %t", tc.snap.serial, tc.rel, got, tc.want)
 		}
 	}
@@ -58,5 +60,41 @@ func TestShardOfSpreads(t *testing.T) {
 	}
 	if len(used) < shardCount/2 {
 		t.Errorf("200 imports fall into %d of %d shards", len(used), shardCount)
+	}
+}
+
+// Per-endpoint and SRV names are built by their first query, once however many queries race to
+// it, and queries after it allocate nothing.
+func TestLazyNamesBuiltOnce(t *testing.T) {
+	for _, q := range []struct {
+		rel   string
+		qtype uint16
+	}{
+		{"db-0.cluster-1.db.default.svc.", dns.TypeA},
+		{"_pg._tcp.db.default.svc.", dns.TypeSRV},
+		{"db.default.svc.", dns.TypeSRV},
+		{"_http._tcp.web.default.svc.", dns.TypeSRV},
+	} {
+		snap := (*snapshot)(nil).update([]string{zone}, defaultTTL, 1, changes(clustersetObjects()...))
+		got := make([]*node, 8)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Go(func() { got[i] = snap.lookup(0, q.rel, q.qtype) })
+		}
+		wg.Wait()
+		if got[0] == nil {
+			t.Fatalf("%s: not found", q.rel)
+		}
+		for _, n := range got[1:] {
+			if n != got[0] {
+				t.Errorf("%s: concurrent first queries got different nodes", q.rel)
+			}
+		}
+		if rrs, _ := got[0].records(q.qtype); len(rrs) == 0 {
+			t.Errorf("%s: no records", q.rel)
+		}
+		if a := testing.AllocsPerRun(100, func() { snap.lookup(0, q.rel, q.qtype) }); a != 0 {
+			t.Errorf("%s: %.0f allocations per lookup after the first", q.rel, a)
+		}
 	}
 }

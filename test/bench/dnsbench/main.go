@@ -3,14 +3,19 @@
 //
 //   - bin/coredns with the clusterset plugin;
 //   - bin/coredns with the stock kubernetes plugin in multicluster mode;
-//   - a bare miekg/dns server answering from a map (the practical limit).
+//   - a bare miekg/dns server answering from a map (the practical limit);
+//   - with -baseline, a second clusterset plugin from another CoreDNS binary (e.g. a build of
+//     the main branch), so that a change is measured against its base in the same run.
 //
 // It starts one local apiserver (test/localenv), starts the servers on the empty cluster, loads
 // what the clusterset syncer would write for N exported services (every other one headless),
 // then drives each server with dnsperf on 127.0.0.1 in alternating rounds and reports medians.
 // CPU time comes from /proc/<pid>/stat; QPS swings a lot on shared machines, CPU per query less.
+// The memory of the data is the growth of anonymous RSS (RssAnon in /proc/<pid>/status): VmRSS
+// also counts the pages of the binary's code that loading first runs, which differ between
+// processes of the same binary by several MiB and are no data.
 //
-//	go run ./test/bench/dnsbench [-services 1000] [-rounds 5] [-duration 10s]
+//	go run ./test/bench/dnsbench [-services 1000] [-rounds 5] [-duration 10s] [-baseline PATH]
 package main
 
 import (
@@ -47,6 +52,7 @@ func main() {
 		settle      = flag.Duration("settle", 10*time.Second, "wait before reading a server's RSS")
 		idle        = flag.Duration("idle", 130*time.Second, "also read RSS this long after start and after loading, once Go's forced GC (every 2 minutes) has run; 0 skips")
 		coredns     = flag.String("coredns", filepath.Join(binDir(), "coredns"), "CoreDNS built with ./build/coredns")
+		baseline    = flag.String("baseline", "", "another CoreDNS built with ./build/coredns whose clusterset plugin runs as a fourth server")
 		verbose     = flag.Bool("v", false, "log the local clusterset's steps")
 
 		bare       = flag.Bool("serve-bare", false, "internal: run the bare server")
@@ -62,7 +68,7 @@ func main() {
 		return
 	}
 	d := newDataset(*services, *clusters, *endpoints)
-	cfg := runConfig{rounds: *rounds, duration: *duration, clients: *clients, outstanding: *outstanding, settle: *settle, idle: *idle, coredns: *coredns, verbose: *verbose}
+	cfg := runConfig{rounds: *rounds, duration: *duration, clients: *clients, outstanding: *outstanding, settle: *settle, idle: *idle, coredns: *coredns, baseline: *baseline, verbose: *verbose}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, d, cfg, os.Stdout); err != nil {
@@ -74,7 +80,7 @@ func main() {
 type runConfig struct {
 	rounds, clients, outstanding int
 	duration, settle, idle       time.Duration
-	coredns                      string
+	coredns, baseline            string
 	verbose                      bool
 }
 
@@ -89,8 +95,8 @@ func binDir() string {
 type measurement struct {
 	// RSS on the empty cluster and with the data, cfg.settle and cfg.idle after the servers
 	// started and after the data was loaded.
-	emptyRSS, loadedRSS         int64
-	emptyIdleRSS, loadedIdleRSS int64
+	emptyRSS, loadedRSS         memory
+	emptyIdleRSS, loadedIdleRSS memory
 	cpuPerQuery, qps            []float64 // per run, µs and queries/s
 }
 
@@ -98,8 +104,10 @@ func run(ctx context.Context, d dataset, cfg runConfig, out io.Writer) error {
 	if _, err := exec.LookPath("dnsperf"); err != nil {
 		return fmt.Errorf("dnsperf not found (Debian package dnsperf: apt-get install dnsperf)")
 	}
-	if _, err := os.Stat(cfg.coredns); err != nil {
-		return fmt.Errorf("%v (build it: go build -o %s ./build/coredns)", err, cfg.coredns)
+	for _, bin := range []string{cfg.coredns, cfg.baseline} {
+		if _, err := os.Stat(bin); bin != "" && err != nil {
+			return fmt.Errorf("%v (build it: go build -o %s ./build/coredns)", err, bin)
+		}
 	}
 	dir, err := os.MkdirTemp("", "dnsbench-")
 	if err != nil {
@@ -119,7 +127,7 @@ func run(ctx context.Context, d dataset, cfg runConfig, out io.Writer) error {
 	defer env.Stop()
 	cl := env.Clusters[0]
 
-	servers, err := startServers(dir, cfg.coredns, cl.Kubeconfig)
+	servers, err := startServers(dir, cfg.coredns, cfg.baseline, cl.Kubeconfig)
 	defer func() {
 		for _, s := range servers {
 			s.stop()
@@ -195,13 +203,13 @@ func run(ctx context.Context, d dataset, cfg runConfig, out io.Writer) error {
 }
 
 // readRSS returns every server's RSS once wait has passed since since.
-func readRSS(ctx context.Context, servers []*server, since time.Time, wait time.Duration) ([]int64, error) {
+func readRSS(ctx context.Context, servers []*server, since time.Time, wait time.Duration) ([]memory, error) {
 	if err := sleep(ctx, time.Until(since.Add(wait))); err != nil {
 		return nil, err
 	}
-	out := make([]int64, len(servers))
+	out := make([]memory, len(servers))
 	for i, s := range servers {
-		v, err := rss(s.pid())
+		v, err := readMemory(s.pid())
 		if err != nil {
 			return nil, err
 		}
@@ -212,16 +220,18 @@ func readRSS(ctx context.Context, servers []*server, since time.Time, wait time.
 }
 
 // readRSSTwice reads RSS cfg.settle and (unless 0) cfg.idle after since.
-func readRSSTwice(ctx context.Context, servers []*server, since time.Time, cfg runConfig) (settled, idle []int64, err error) {
+func readRSSTwice(ctx context.Context, servers []*server, since time.Time, cfg runConfig) (settled, idle []memory, err error) {
 	if settled, err = readRSS(ctx, servers, since, cfg.settle); err != nil || cfg.idle == 0 {
-		return settled, make([]int64, len(servers)), err
+		return settled, make([]memory, len(servers)), err
 	}
 	idle, err = readRSS(ctx, servers, since, cfg.idle)
 	return settled, idle, err
 }
 
-func startServers(dir, coredns, kubeconfig string) ([]*server, error) {
-	var ports [3]int
+// startServers starts clusterset, stock and bare (in this order, which run relies on), then the
+// baseline clusterset if there is one.
+func startServers(dir, coredns, baseline, kubeconfig string) ([]*server, error) {
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -238,12 +248,20 @@ func startServers(dir, coredns, kubeconfig string) ([]*server, error) {
 			return startCoreDNS(coredns, dir, "stock", stockCorefile(ports[1], kubeconfig), ports[1])
 		},
 		func() (*server, error) { return startBare(dir, kubeconfig, ports[2]) },
+		func() (*server, error) {
+			if baseline == "" {
+				return nil, nil
+			}
+			return startCoreDNS(baseline, dir, "baseline", clustersetCorefile(ports[3], kubeconfig), ports[3])
+		},
 	} {
 		s, err := start()
 		if err != nil {
 			return servers, err
 		}
-		servers = append(servers, s)
+		if s != nil {
+			servers = append(servers, s)
+		}
 	}
 	return servers, nil
 }
@@ -298,6 +316,7 @@ func report(out io.Writer, d dataset, cfg runConfig, servers []*server, m []meas
 		"clusterset": "clusterset plugin",
 		"stock":      "stock kubernetes multicluster",
 		"bare":       "bare miekg/dns map",
+		"baseline":   "clusterset plugin (-baseline)",
 	}
 	fmt.Fprintf(out, "\n%d ServiceImports (%d headless), %d endpoints each, on one kube-apiserver; %d alternating dnsperf runs of %s per server (-c %d -q %d), medians.\n\n",
 		d.services, d.services/2, d.clusters*d.endpointsPerCluster, cfg.rounds, cfg.duration, cfg.clients, cfg.outstanding)
@@ -306,15 +325,18 @@ func report(out io.Writer, d dataset, cfg runConfig, servers []*server, m []meas
 	cpu := make([]float64, len(m))
 	data := make([]float64, len(m))
 	dataIdle := make([]float64, len(m))
+	var vmData, vmDataIdle []float64
 	for i, s := range servers {
 		cpu[i] = median(m[i].cpuPerQuery)
-		data[i] = mib(m[i].loadedRSS - m[i].emptyRSS)
-		dataIdle[i] = mib(m[i].loadedIdleRSS - m[i].emptyIdleRSS)
+		d, di := m[i].loadedRSS.minus(m[i].emptyRSS), m[i].loadedIdleRSS.minus(m[i].emptyIdleRSS)
+		data[i], dataIdle[i] = mib(d.anon), mib(di.anon)
+		vmData, vmDataIdle = append(vmData, mib(d.rss)), append(vmDataIdle, mib(di.rss))
 		fmt.Fprintf(tw, "%s\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", names[s.name], cpu[i], median(m[i].qps),
-			mib(m[i].emptyRSS), mib(m[i].loadedRSS), data[i], dataIdle[i])
+			mib(m[i].emptyRSS.rss), mib(m[i].loadedRSS.rss), data[i], dataIdle[i])
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\ndata RSS: RSS %s after loading minus RSS %s after starting; idle: the same, %s after (Go forces a GC every 2 minutes).\n\n", cfg.settle, cfg.settle, cfg.idle)
+	fmt.Fprintf(out, "\ndata RSS: anonymous RSS (RssAnon) %s after loading minus the same %s after starting; idle: the same, %s after (Go forces a GC every 2 minutes).\n", cfg.settle, cfg.settle, cfg.idle)
+	fmt.Fprintf(out, "File pages (the binary's code first run while loading) are left out; with them (VmRSS), clusterset / stock: %.2f, idle %.2f.\n\n", vmData[0]/vmData[1], vmDataIdle[0]/vmDataIdle[1])
 	verdict := func(ratio, target float64) string {
 		if ratio <= target {
 			return "met"
@@ -326,6 +348,13 @@ func report(out io.Writer, d dataset, cfg runConfig, servers []*server, m []meas
 	fmt.Fprintf(out, "data RSS       clusterset / stock: %.2f (target <= 0.50, %s)\n", data[0]/data[1], verdict(data[0]/data[1], 0.5))
 	if cfg.idle > 0 {
 		fmt.Fprintf(out, "data RSS idle  clusterset / stock: %.2f (target <= 0.50, %s)\n", dataIdle[0]/dataIdle[1], verdict(dataIdle[0]/dataIdle[1], 0.5))
+	}
+	if len(servers) > 3 {
+		fmt.Fprintf(out, "baseline: CPU/query / stock %.2f, data RSS / stock %.2f", cpu[3]/cpu[1], data[3]/data[1])
+		if cfg.idle > 0 {
+			fmt.Fprintf(out, ", data RSS idle / stock %.2f", dataIdle[3]/dataIdle[1])
+		}
+		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out, "\nper run, CPU µs/query:")
 	for i, s := range servers {

@@ -46,27 +46,49 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
-// rss is the resident set size of a process, in bytes.
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStatusRSS(string(b))
+// memory is what /proc/<pid>/status says of a process's resident memory.
+type memory struct {
+	rss  int64 // VmRSS: every resident page, the binary's code and data included
+	anon int64 // RssAnon: heap, stacks and the Go runtime's own memory, without file pages
 }
 
-func parseStatusRSS(status string) (int64, error) {
+func (m memory) minus(o memory) memory { return memory{m.rss - o.rss, m.anon - o.anon} }
+
+// readMemory reads the resident memory of a process.
+func readMemory(pid int) (memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	return parseStatusMemory(string(b))
+}
+
+func parseStatusMemory(status string) (memory, error) {
+	var m memory
+	fields := map[string]*int64{"VmRSS:": &m.rss, "RssAnon:": &m.anon}
+	found := 0
 	for line := range strings.Lines(status) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		for name, v := range fields {
+			rest, ok := strings.CutPrefix(line, name)
+			if !ok {
+				continue
+			}
 			f := strings.Fields(rest)
 			if len(f) != 2 || f[1] != "kB" {
-				return 0, fmt.Errorf("malformed VmRSS line %q", line)
+				return m, fmt.Errorf("malformed %s line %q", name, line)
 			}
 			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb * 1024, err
+			if err != nil {
+				return m, fmt.Errorf("malformed %s line %q: %v", name, line, err)
+			}
+			*v = kb * 1024
+			found++
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in status")
+	if found != len(fields) {
+		return m, fmt.Errorf("no VmRSS or RssAnon in status")
+	}
+	return m, nil
 }
 
 // perfResult is what one dnsperf run reports.

@@ -26,13 +26,15 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestParseStatusRSS(t *testing.T) {
-	got, err := parseStatusRSS("Name:\tcoredns\nVmPeak:\t  900 kB\nVmRSS:\t   51234 kB\nRssAnon:\t 1 kB\n")
-	if err != nil || got != 51234*1024 {
-		t.Errorf("got %d, %v", got, err)
+func TestParseStatusMemory(t *testing.T) {
+	got, err := parseStatusMemory("Name:\tcoredns\nVmPeak:\t  900 kB\nVmRSS:\t   51234 kB\nRssAnon:\t 1200 kB\nRssFile:\t 50034 kB\n")
+	if want := (memory{rss: 51234 * 1024, anon: 1200 * 1024}); err != nil || got != want {
+		t.Errorf("got %+v, %v; want %+v", got, err, want)
 	}
-	if _, err := parseStatusRSS("Name:\tx\n"); err == nil {
-		t.Error("no error without VmRSS")
+	for _, status := range []string{"Name:\tx\n", "VmRSS:\t 1 kB\n", "RssAnon:\t 1 kB\n", "VmRSS:\t 1 MB\nRssAnon:\t 1 kB\n"} {
+		if _, err := parseStatusMemory(status); err == nil {
+			t.Errorf("no error for %q", status)
+		}
 	}
 }
 
