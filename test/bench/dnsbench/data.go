@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -122,32 +122,17 @@ func load(ctx context.Context, kube kubernetes.Interface, mc mcsclient.Interface
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	work := make(chan int)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for i := range work {
-				if err := loadService(ctx, kube, mc, d, i); err != nil {
-					select {
-					case errs <- fmt.Errorf("%s: %w", d.serviceName(i), err):
-					default:
-					}
-				}
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i := range d.services {
+		g.Go(func() error {
+			if err := loadService(ctx, kube, mc, d, i); err != nil {
+				return fmt.Errorf("%s: %w", d.serviceName(i), err)
 			}
+			return nil
 		})
 	}
-	for i := range d.services {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	return g.Wait()
 }
 
 func loadService(ctx context.Context, kube kubernetes.Interface, mc mcsclient.Interface, d dataset, i int) error {
