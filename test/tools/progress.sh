@@ -11,9 +11,17 @@ log=$(mktemp)
 trap 'rm -f "$log"; [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null || true' EXIT
 
 # The packages the build needs: an upper bound on what -v reports (cached ones are not listed).
-pkgs=()
-for a in "$@"; do [[ $a == -* || $a == */ ]] || pkgs+=("$a"); done
-total=$(go list -deps "${pkgs[@]:-.}" 2>/dev/null | wc -l || echo 0)
+# Flags and their separate values (-o PATH, -ldflags FLAGS, ...) are not packages.
+pkgs=() skip=
+for a in "$@"; do
+  if [[ -n $skip ]]; then skip=; continue; fi
+  case $a in
+  -o | -ldflags | -gcflags | -tags | -p) skip=1 ;;
+  -* | */) ;;
+  *) pkgs+=("$a") ;;
+  esac
+done
+total=$(go list -deps "${pkgs[@]:-.}" 2>/dev/null | wc -l) || total=0
 
 start=$SECONDS
 go build -v "$@" 2>"$log" &
