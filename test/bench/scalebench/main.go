@@ -77,16 +77,11 @@ func parseSizes(list string, endpoints int) ([]int, error) {
 }
 
 func run(ctx context.Context, cfg config) error {
-	dir, err := os.MkdirTemp("", "scalebench-")
+	dir, binary, cleanup, err := syncload.Workdir(ctx, "scalebench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	syncload.Logf("building clusterset-syncer")
-	binary, err := harness.BuildSyncer(ctx, dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	var results []*result
 	for _, n := range cfg.clusters {
 		res, err := measure(ctx, cfg, n, binary, dir)

@@ -61,16 +61,11 @@ type bench struct {
 }
 
 func run(ctx context.Context, cfg config) (err error) {
-	dir, err := os.MkdirTemp("", "syncbench-")
+	dir, binary, cleanup, err := syncload.Workdir(ctx, "syncbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	syncload.Logf("building clusterset-syncer")
-	binary, err := harness.BuildSyncer(ctx, dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	args := []string{"--resync-period=" + cfg.resync.String()}
 	if cfg.workers > 0 {
 		args = append(args, fmt.Sprintf("--workers=%d", cfg.workers))

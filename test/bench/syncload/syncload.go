@@ -164,6 +164,21 @@ func (r *Run) ControlPlaneCPU() float64 {
 	return sum
 }
 
+// Workdir makes a temporary directory for a benchmark run and builds clusterset-syncer into
+// it; cleanup removes the directory.
+func Workdir(ctx context.Context, prefix string) (dir, binary string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	Logf("building clusterset-syncer")
+	if binary, err = harness.BuildSyncer(ctx, dir); err != nil {
+		cleanup()
+		return "", "", nil, err
+	}
+	return dir, binary, cleanup, nil
+}
+
 // Logf prints a timestamped progress line to stderr.
 func Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
