@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,21 +84,36 @@ func (f *fakeCluster) withLeftovers(t *testing.T) {
 	}
 }
 
-// startController runs a pull-mode controller writing into target, with the given members.
-func startController(t *testing.T, o Options, tgt *fakeCluster, members ...*fakeCluster) *Controller {
+// startController runs a controller writing into targets, with the given members (a member
+// that is also a target is sourced as one). Options left zero get the tests' defaults.
+func startController(t *testing.T, o Options, targets []*fakeCluster, members ...*fakeCluster) *Controller {
 	ctx, cancel := context.WithCancel(context.Background())
-	o.Metrics = metrics.New()
-	o.Workers, o.SyncTimeout, o.MemberTTL = 2, 5*time.Second, ttl
-	o.Stale = func(string) bool { return false }
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.Workers == 0 {
+		o.Workers = 2
+	}
+	if o.SyncTimeout == 0 {
+		o.SyncTimeout = 5 * time.Second
+	}
+	if o.MemberTTL == 0 {
+		o.MemberTTL = ttl
+	}
+	if o.Stale == nil {
+		o.Stale = func(string) bool { return false }
+	}
 	c := New(o)
 	for _, m := range members {
-		src := source.New(m.id, m.kube, m.mcs, c.Enqueue, source.Options{Target: m == tgt})
+		src := source.New(m.id, m.kube, m.mcs, c.Enqueue, source.Options{Target: slices.Contains(targets, m)})
 		src.Run(ctx)
 		c.AddMember(ctx, src)
 	}
-	tc := target.New(tgt.id, tgt.kube, tgt.mcs, o.Metrics, c)
-	tc.Run(ctx)
-	c.AddTarget(ctx, tc)
+	for _, tgt := range targets {
+		tc := target.New(tgt.id, tgt.kube, tgt.mcs, o.Metrics, c)
+		tc.Run(ctx)
+		c.AddTarget(ctx, tc)
+	}
 	done := make(chan error)
 	go func() { done <- c.Run(ctx) }()
 	t.Cleanup(func() {
@@ -141,7 +157,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 func TestUnknownMemberKept(t *testing.T) {
 	c2 := newFakeCluster("c2")
 	c2.withLeftovers(t)
-	c := startController(t, Options{}, c2, c2)
+	c := startController(t, Options{}, []*fakeCluster{c2}, c2)
 	started := time.Now()
 	waitFor(t, "the controller started", c.Started)
 	time.Sleep(ttl / 2)
@@ -186,7 +202,7 @@ func TestRemoveMember(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := startController(t, Options{}, c2, c2, c3)
+	c := startController(t, Options{}, []*fakeCluster{c2}, c2, c3)
 	imported := func(name string) bool {
 		_, err := c2.mcs.MulticlusterV1alpha1().ServiceImports("ns").Get(ctx, name, metav1.GetOptions{})
 		return err == nil
@@ -245,7 +261,7 @@ func TestPolicyRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startController(t, Options{Namespaces: policy.NewNamespaces(policy.DefaultDeniedNamespaces, nil),
-		MaxExportsPerMember: 1, MaxEndpointsPerExport: 1}, c2, c2)
+		MaxExportsPerMember: 1, MaxEndpointsPerExport: 1}, []*fakeCluster{c2}, c2)
 	valid := func(ns, name string) string {
 		se, err := c2.mcs.MulticlusterV1alpha1().ServiceExports(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -357,25 +373,9 @@ func TestDeadTargetDelaysOnlyItself(t *testing.T) {
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	o := Options{Metrics: metrics.New(), Workers: 1, SyncTimeout: 5 * time.Second, MemberTTL: ttl,
-		TargetTimeout: 100 * time.Millisecond, Stale: func(string) bool { return false }}
-	c := New(o)
-	for _, f := range []*fakeCluster{alive, dead} {
-		src := source.New(f.id, f.kube, f.mcs, c.Enqueue, source.Options{Target: true})
-		src.Run(runCtx)
-		c.AddMember(runCtx, src)
-		tc := target.New(f.id, f.kube, f.mcs, o.Metrics, c)
-		tc.Run(runCtx)
-		c.AddTarget(runCtx, tc)
-	}
-	done := make(chan error)
-	go func() { done <- c.Run(runCtx) }()
-	t.Cleanup(func() {
-		close(release)
-		cancel()
-		<-done
-	})
+	startController(t, Options{Workers: 1, TargetTimeout: 100 * time.Millisecond}, []*fakeCluster{alive, dead}, alive, dead)
+	// Cleanups run last first: the dead target answers again before the controller stops.
+	t.Cleanup(func() { close(release) })
 	start := time.Now()
 	waitFor(t, "every service imported into the live target", func() bool {
 		for _, n := range names {

@@ -38,7 +38,7 @@ func TestMetricsState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := startController(t, Options{}, c2, c2, c3)
+	c := startController(t, Options{}, []*fakeCluster{c2}, c2, c3)
 	var s metrics.State
 	waitFor(t, "api-c2 imported into c2", func() bool {
 		s = c.MetricsState(func(id string) bool { return id == "c2" })
